@@ -1,0 +1,209 @@
+//! `FieldPath`: the one notation the catalogue uses to point into a resource's JSON
+//! (`actions.assignUserToGroups.groupIds[*]`, `profile.login`, `settings.*`).
+//!
+//! Owns parsing, display and evaluation of such paths against `serde_json::Value`.
+//! Must not know about kinds or Okta: it is plain JSON navigation.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// One step of a [`FieldPath`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Segment {
+    /// An object member, by name.
+    Key(String),
+    /// Every element of an array (`[*]`).
+    Each,
+    /// Every member of an object whose members are not named in advance (`*`), as in a
+    /// user profile's custom attributes. Only the field index uses it.
+    AnyKey,
+}
+
+/// A parsed path such as `conditions.people.groups.include[*]`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldPath {
+    segments: Vec<Segment>,
+}
+
+/// Why a path could not be parsed; the caller adds the file and line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid field path `{path}`: {reason}")]
+pub struct FieldPathError {
+    pub path: String,
+    pub reason: &'static str,
+}
+
+impl FieldPath {
+    /// Parses `a.b[*].c`. Keys may hold any character but `.`, `[`, `]` and whitespace;
+    /// `$schema` and `resource-sets` are valid keys.
+    pub fn parse(text: &str) -> Result<Self, FieldPathError> {
+        let error = |reason| FieldPathError {
+            path: text.to_string(),
+            reason,
+        };
+        if text.is_empty() {
+            return Err(error("empty path"));
+        }
+        let mut segments = Vec::new();
+        for part in text.split('.') {
+            if part.is_empty() {
+                return Err(error("empty segment (two dots, or a leading or trailing dot)"));
+            }
+            let (key, mut rest) = match part.find('[') {
+                Some(at) => (&part[..at], &part[at..]),
+                None => (part, ""),
+            };
+            if key.is_empty() && segments.is_empty() {
+                return Err(error("a path must start with a key"));
+            }
+            if key.chars().any(|c| c.is_whitespace() || c == ']') {
+                return Err(error("keys cannot contain whitespace or `]`"));
+            }
+            if !key.is_empty() {
+                segments.push(if key == "*" {
+                    Segment::AnyKey
+                } else {
+                    Segment::Key(key.to_string())
+                });
+            }
+            while !rest.is_empty() {
+                match rest.strip_prefix("[*]") {
+                    Some(after) => {
+                        segments.push(Segment::Each);
+                        rest = after;
+                    }
+                    None => return Err(error("only `[*]` may follow a key")),
+                }
+            }
+        }
+        Ok(FieldPath { segments })
+    }
+
+    pub fn from_segments(segments: Vec<Segment>) -> Self {
+        FieldPath { segments }
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The first key, e.g. `_links` for `_links.accessPolicy.href`.
+    pub fn first_key(&self) -> Option<&str> {
+        match self.segments.first() {
+            Some(Segment::Key(key)) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// A new path with `segment` appended.
+    pub fn child(&self, segment: Segment) -> FieldPath {
+        let mut segments = self.segments.clone();
+        segments.push(segment);
+        FieldPath { segments }
+    }
+
+    /// True when `self` is `other` or lies inside it (`a.b` starts with `a`).
+    pub fn starts_with(&self, other: &FieldPath) -> bool {
+        self.segments.starts_with(&other.segments)
+    }
+
+    /// Every value this path reaches in `value` (none when a step is missing).
+    pub fn select<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
+        let mut current = vec![value];
+        for segment in &self.segments {
+            let mut next = Vec::new();
+            for value in current {
+                match (segment, value) {
+                    (Segment::Key(key), Value::Object(map)) => next.extend(map.get(key)),
+                    (Segment::Each, Value::Array(items)) => next.extend(items.iter()),
+                    (Segment::AnyKey, Value::Object(map)) => next.extend(map.values()),
+                    _ => {}
+                }
+            }
+            current = next;
+        }
+        current
+    }
+
+    /// The single value at a path without `[*]` or `*`, if present.
+    pub fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        let mut current = value;
+        for segment in &self.segments {
+            current = match (segment, current) {
+                (Segment::Key(key), Value::Object(map)) => map.get(key)?,
+                _ => return None,
+            };
+        }
+        Some(current)
+    }
+
+    /// True when the path has no `[*]` or `*` step, so it names at most one value.
+    pub fn is_single(&self) -> bool {
+        self.segments.iter().all(|s| matches!(s, Segment::Key(_)))
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for segment in &self.segments {
+            match segment {
+                Segment::Key(key) => {
+                    if !first {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(key)?;
+                }
+                Segment::AnyKey => {
+                    if !first {
+                        f.write_str(".")?;
+                    }
+                    f.write_str("*")?;
+                }
+                Segment::Each => f.write_str("[*]")?,
+            }
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_and_displays_round_trip() {
+        for text in [
+            "id",
+            "profile.login",
+            "actions.assignUserToGroups.groupIds[*]",
+            "settings.authenticators[*].key",
+            "profile.*",
+            "$schema",
+            "resource-sets[*].id",
+            "a[*][*].b",
+        ] {
+            assert_eq!(FieldPath::parse(text).unwrap().to_string(), text);
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_paths() {
+        for text in ["", ".a", "a.", "a..b", "a[0]", "a[*", "[*].a", "a b"] {
+            assert!(FieldPath::parse(text).is_err(), "{text} should be rejected");
+        }
+    }
+
+    #[test]
+    fn selects_every_element() {
+        let value = json!({"a": [{"b": 1}, {"b": 2}, {"c": 3}], "m": {"x": 1, "y": 2}});
+        let path = FieldPath::parse("a[*].b").unwrap();
+        assert_eq!(path.select(&value), vec![&json!(1), &json!(2)]);
+        assert_eq!(FieldPath::parse("m.*").unwrap().select(&value).len(), 2);
+        assert!(FieldPath::parse("a.b").unwrap().select(&value).is_empty());
+        assert_eq!(FieldPath::parse("m.x").unwrap().get(&value), Some(&json!(1)));
+    }
+}

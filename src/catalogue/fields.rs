@@ -1,0 +1,158 @@
+//! `FieldIndex`: per kind, the fields of Okta's request and response schemas (type, read-only,
+//! write-only, default) and the spec operations behind each endpoint. Derived from Okta's
+//! OpenAPI spec by `catalogue::spec`, committed as `schemas/okta/fields/<kind>.json` and
+//! embedded, so the simulator's request validation and `rules lint` never need the spec.
+//!
+//! Must not be edited by hand: the contract test regenerates it and compares.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::field_path::{FieldPath, Segment};
+
+/// What the spec says of one field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FieldInfo {
+    /// `string`, `integer`, `number`, `boolean`, `object`, `array`, or several joined by `|`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    #[serde(default, rename = "readOnly", skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    #[serde(default, rename = "writeOnly", skip_serializing_if = "std::ops::Not::not")]
+    pub write_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    #[serde(default, rename = "enum", skip_serializing_if = "Vec::is_empty")]
+    pub one_of: Vec<Value>,
+}
+
+/// The spec operation behind one catalogue endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    pub method: String,
+    pub path: String,
+    #[serde(rename = "operationId")]
+    pub operation_id: String,
+    /// OAuth scopes the spec requires (all of them).
+    pub scopes: Vec<String>,
+}
+
+/// The derived index of one kind.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FieldIndex {
+    #[serde(rename = "_note")]
+    pub note: String,
+    pub kind: String,
+    /// Keyed `<variant>.<role>` (`user.list`, `user.lifecycle.activate`).
+    pub operations: BTreeMap<String, Operation>,
+    /// Fields of the objects Okta returns (list items, get).
+    pub response: BTreeMap<String, FieldInfo>,
+    /// Fields Okta accepts when creating or updating.
+    pub request: BTreeMap<String, FieldInfo>,
+}
+
+/// The provenance note every index file carries.
+pub const NOTE: &str = "Derived from Okta's management OpenAPI spec (Apache-2.0; okta/okta-sdk-golang \
+.generator/okta-management-APIs-oasv3-noEnums-inheritance.yaml, see ../shared/okta/SOURCE.txt) \
+by src/catalogue/spec.rs. Do not edit: regenerate with `BUTTERFLY_BLESS=1 cargo nextest run catalogue_spec`.";
+
+impl FieldIndex {
+    /// True when `path` is a field of the response schema, directly or under an object whose
+    /// members are open (`profile.*`).
+    pub fn has_response_field(&self, path: &FieldPath) -> bool {
+        has_field(&self.response, path)
+    }
+
+    pub fn has_request_field(&self, path: &FieldPath) -> bool {
+        has_field(&self.request, path)
+    }
+
+    pub fn response_field(&self, path: &FieldPath) -> Option<&FieldInfo> {
+        self.response.get(&path.to_string())
+    }
+
+    /// Renders the index as JSON with one field per line, so diffs of regenerated files read well.
+    pub fn to_pretty_json(&self) -> String {
+        let mut out = String::from("{\n");
+        let _ = writeln!(out, "  \"_note\": {},", json(&self.note));
+        let _ = writeln!(out, "  \"kind\": {},", json(&self.kind));
+        write_map(&mut out, "operations", &self.operations, true);
+        write_map(&mut out, "response", &self.response, true);
+        write_map(&mut out, "request", &self.request, false);
+        out.push_str("}\n");
+        out
+    }
+}
+
+/// One value as compact JSON. Serialising these plain data types cannot fail.
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+fn write_map<T: Serialize>(out: &mut String, name: &str, map: &BTreeMap<String, T>, comma: bool) {
+    if map.is_empty() {
+        let _ = writeln!(out, "  \"{name}\": {{}}{}", if comma { "," } else { "" });
+        return;
+    }
+    let _ = writeln!(out, "  \"{name}\": {{");
+    let last = map.len() - 1;
+    for (i, (key, value)) in map.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "    {}: {}{}",
+            json(key),
+            json(value),
+            if i == last { "" } else { "," }
+        );
+    }
+    let _ = writeln!(out, "  }}{}", if comma { "," } else { "" });
+}
+
+fn has_field(fields: &BTreeMap<String, FieldInfo>, path: &FieldPath) -> bool {
+    if fields.contains_key(&path.to_string()) {
+        return true;
+    }
+    // Under an open object: some prefix `p` has `p.*` in the index.
+    let segments = path.segments();
+    for cut in 0..segments.len() {
+        let open = FieldPath::from_segments(segments[..cut].to_vec()).child(Segment::AnyKey);
+        let key = if cut == 0 {
+            "*".to_string()
+        } else {
+            open.to_string()
+        };
+        if fields.contains_key(&key) {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_objects_accept_any_member() {
+        let mut index = FieldIndex::default();
+        index.response.insert("profile".into(), FieldInfo { ty: "object".into(), ..Default::default() });
+        index.response.insert("profile.*".into(), FieldInfo { ty: "any".into(), ..Default::default() });
+        index.response.insert("id".into(), FieldInfo { ty: "string".into(), ..Default::default() });
+        assert!(index.has_response_field(&FieldPath::parse("id").unwrap()));
+        assert!(index.has_response_field(&FieldPath::parse("profile.costCenter").unwrap()));
+        assert!(!index.has_response_field(&FieldPath::parse("ids").unwrap()));
+    }
+
+    #[test]
+    fn pretty_json_round_trips() {
+        let mut index = FieldIndex { note: NOTE.into(), kind: "group".into(), ..Default::default() };
+        index.response.insert("id".into(), FieldInfo { ty: "string".into(), read_only: true, ..Default::default() });
+        let text = index.to_pretty_json();
+        let back: FieldIndex = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, index);
+        assert!(text.contains("\"id\": {\"type\":\"string\",\"readOnly\":true}"));
+    }
+}

@@ -1,0 +1,201 @@
+//! The catalogue: one declarative description per Okta resource kind, loaded from
+//! `schemas/<provider>/<kind>.toml` (embedded in the binary) and validated as a whole at
+//! start-up. Backup, canonical JSON, diff, plan/apply and the simulator all derive from it.
+//!
+//! Invariant: the catalogue does not talk HTTP and does not touch git; it is data about kinds.
+
+mod endpoint;
+mod error;
+mod field_path;
+mod fields;
+mod kind;
+mod load;
+pub mod order;
+mod predicate;
+mod provider;
+pub mod spec;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
+
+pub use endpoint::{Endpoint, ListEndpoint, Method, Pagination};
+pub use error::{CatalogueError, Location, Problem};
+pub use field_path::{FieldPath, FieldPathError, Segment};
+pub use fields::{FieldIndex, FieldInfo, Operation};
+pub use kind::{
+    DERIVED_MEMBER, Derived, Embedding, Endpoints, FilePart, FileTemplate, Kind, ParamSource,
+    Reference, Scopes, SetArray, Shape, Transform, Variant,
+};
+pub use predicate::Predicate;
+pub use provider::{Bucket, Provider};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_schemas.rs"));
+}
+
+/// The validated set of kinds of one provider, with their field indexes.
+#[derive(Debug)]
+pub struct Catalogue {
+    pub provider: Provider,
+    kinds: Vec<Kind>,
+    by_name: BTreeMap<String, usize>,
+    fields: BTreeMap<String, FieldIndex>,
+}
+
+/// Failures of loading the catalogue.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadCatalogueError {
+    #[error(transparent)]
+    Invalid(#[from] CatalogueError),
+    #[error("{file}: the field index is not valid JSON: {source}")]
+    FieldIndex {
+        file: String,
+        source: serde_json::Error,
+    },
+    #[error("{file}: a field index for `{kind}`, which is not a kind in the catalogue")]
+    StrayFieldIndex { file: String, kind: String },
+}
+
+impl Catalogue {
+    /// The Okta catalogue embedded in this binary, loaded and validated once.
+    pub fn okta() -> Result<&'static Catalogue, &'static LoadCatalogueError> {
+        static OKTA: OnceLock<Result<Catalogue, LoadCatalogueError>> = OnceLock::new();
+        OKTA.get_or_init(|| {
+            let files: Vec<(String, String)> = embedded::FILES
+                .iter()
+                .filter(|(path, _)| path.starts_with("schemas/okta/"))
+                .map(|(path, text)| (path.to_string(), text.to_string()))
+                .collect();
+            Catalogue::from_files("okta", &files)
+        })
+        .as_ref()
+    }
+
+    /// Loads a catalogue from `(path, text)` pairs: `schemas/<provider>/*.toml` are kinds (and
+    /// the provider file), `schemas/<provider>/fields/*.json` their field indexes.
+    pub fn from_files(provider: &str, files: &[(String, String)]) -> Result<Self, LoadCatalogueError> {
+        let kind_prefix = format!("schemas/{provider}/");
+        let fields_prefix = format!("schemas/{provider}/fields/");
+        let toml_files: Vec<(String, String)> = files
+            .iter()
+            .filter(|(path, _)| {
+                path.ends_with(".toml")
+                    && path
+                        .strip_prefix(&kind_prefix)
+                        .is_some_and(|rest| !rest.contains('/'))
+            })
+            .cloned()
+            .collect();
+        let (provider, kinds) = load::load(provider, &toml_files)?;
+        let by_name = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| (kind.name.clone(), i))
+            .collect();
+        let mut fields = BTreeMap::new();
+        for (path, text) in files {
+            if !(path.starts_with(&fields_prefix) && path.ends_with(".json")) {
+                continue;
+            }
+            let index: FieldIndex = serde_json::from_str(text).map_err(|source| {
+                LoadCatalogueError::FieldIndex {
+                    file: path.clone(),
+                    source,
+                }
+            })?;
+            fields.insert(index.kind.clone(), (path.clone(), index));
+        }
+        let mut catalogue = Catalogue {
+            provider,
+            kinds,
+            by_name,
+            fields: BTreeMap::new(),
+        };
+        for (kind, (file, index)) in fields {
+            if catalogue.kind(&kind).is_none() {
+                return Err(LoadCatalogueError::StrayFieldIndex { file, kind });
+            }
+            catalogue.fields.insert(kind, index);
+        }
+        Ok(catalogue)
+    }
+
+    pub fn kinds(&self) -> &[Kind] {
+        &self.kinds
+    }
+
+    pub fn kind(&self, name: &str) -> Option<&Kind> {
+        self.by_name.get(name).map(|i| &self.kinds[*i])
+    }
+
+    /// The field index derived from Okta's spec for `kind`, if one is committed.
+    pub fn fields(&self, kind: &str) -> Option<&FieldIndex> {
+        self.fields.get(kind)
+    }
+
+    /// Kinds in restore order (see [`order::restore_order`]).
+    pub fn restore_order(&self) -> Result<Vec<String>, order::CycleError> {
+        order::restore_order(&self.kinds)
+    }
+
+    /// The scopes Butterfly asks a customer to grant by default: the product's published
+    /// manage scopes, plus the read scopes of every kind those do not cover, plus the
+    /// provider's extra scopes (the System Log). Sorted.
+    pub fn requested_scopes(&self) -> Vec<String> {
+        let manage: BTreeSet<&str> = self.provider.requested_manage.iter().map(String::as_str).collect();
+        let mut scopes: BTreeSet<String> = manage.iter().map(|s| s.to_string()).collect();
+        for kind in &self.kinds {
+            for read in &kind.scopes.read {
+                let covered = manage.contains(read.replace(".read", ".manage").as_str());
+                if !covered {
+                    scopes.insert(read.clone());
+                }
+            }
+        }
+        scopes.extend(self.provider.requested_extra.iter().cloned());
+        scopes.into_iter().collect()
+    }
+
+    /// The least-privilege scopes for backups only: every kind's read scopes plus the extras.
+    pub fn read_scopes(&self) -> Vec<String> {
+        let mut scopes: BTreeSet<String> = self
+            .kinds
+            .iter()
+            .flat_map(|k| k.scopes.read.iter().cloned())
+            .collect();
+        scopes.extend(self.provider.requested_extra.iter().cloned());
+        scopes.into_iter().collect()
+    }
+
+    /// The scopes for backup and restore of every kind: each kind's manage scopes (which
+    /// include read), its read scopes where it has no manage scope, and the extras.
+    pub fn manage_scopes(&self) -> Vec<String> {
+        let mut scopes = BTreeSet::new();
+        for kind in &self.kinds {
+            scopes.extend(kind.scopes.manage.iter().cloned());
+            for read in &kind.scopes.read {
+                if !kind.scopes.manage.contains(&read.replace(".read", ".manage")) {
+                    scopes.insert(read.clone());
+                }
+            }
+        }
+        scopes.extend(self.provider.requested_extra.iter().cloned());
+        scopes.into_iter().collect()
+    }
+
+    /// The kinds a scope serves.
+    pub fn kinds_for_scope(&self, scope: &str) -> Vec<&str> {
+        self.kinds
+            .iter()
+            .filter(|k| {
+                k.scopes.read.iter().any(|s| s == scope)
+                    || k.scopes.manage.iter().any(|s| s == scope)
+                    || k.scopes
+                        .read
+                        .iter()
+                        .any(|s| s.replace(".read", ".manage") == scope)
+            })
+            .map(|k| k.name.as_str())
+            .collect()
+    }
+}

@@ -1,0 +1,547 @@
+//! Checks the catalogue against Okta's OpenAPI spec and derives each kind's [`FieldIndex`].
+//!
+//! Pure: it takes the spec already parsed into JSON (the caller reads the YAML) and returns
+//! data. Every endpoint must exist in the spec with its method, every scope the spec requires
+//! must be declared by the kind, and every field path the kind names must exist in the
+//! response schema (paths under `_derived` excepted: they are Butterfly's).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use super::endpoint::Endpoint;
+use super::field_path::{FieldPath, Segment};
+use super::fields::{FieldIndex, FieldInfo, NOTE, Operation};
+use super::kind::Kind;
+
+/// A mismatch between the catalogue and the spec, naming the kind file and the field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecProblem {
+    pub file: String,
+    pub field: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for SpecProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: `{}`: {}", self.file, self.field, self.message)
+    }
+}
+
+/// Walks `$ref`, `allOf`, `oneOf`, `anyOf` and discriminator mappings into a flat field table.
+struct Flattener<'s> {
+    schemas: &'s Map<String, Value>,
+}
+
+const MAX_DEPTH: usize = 14;
+
+impl<'s> Flattener<'s> {
+    fn resolve<'a>(&'a self, schema: &'a Value) -> (&'a Value, Option<&'a str>) {
+        let mut current = schema;
+        let mut name = None;
+        for _ in 0..8 {
+            match current.get("$ref").and_then(Value::as_str) {
+                Some(reference) => {
+                    let Some(target) = reference
+                        .strip_prefix("#/components/schemas/")
+                        .and_then(|n| self.schemas.get(n).map(|s| (n, s)))
+                    else {
+                        return (current, name);
+                    };
+                    name = Some(target.0);
+                    current = target.1;
+                }
+                None => break,
+            }
+        }
+        (current, name)
+    }
+
+    /// The JSON type(s) a schema describes.
+    fn type_of(&self, schema: &Value, stack: &mut Vec<String>) -> BTreeSet<String> {
+        let (schema, name) = self.resolve(schema);
+        let mut types = BTreeSet::new();
+        if let Some(name) = name {
+            if stack.iter().any(|s| s == name) {
+                types.insert("object".to_string());
+                return types;
+            }
+            stack.push(name.to_string());
+        }
+        if let Some(ty) = schema.get("type").and_then(Value::as_str) {
+            types.insert(ty.to_string());
+        }
+        for combinator in ["allOf", "oneOf", "anyOf"] {
+            if let Some(parts) = schema.get(combinator).and_then(Value::as_array) {
+                for part in parts {
+                    types.extend(self.type_of(part, stack));
+                }
+            }
+        }
+        if types.is_empty() && (schema.get("properties").is_some() || schema.get("additionalProperties").is_some()) {
+            types.insert("object".to_string());
+        }
+        if name.is_some() {
+            stack.pop();
+        }
+        if types.len() > 1 {
+            // `allOf` of an object and its extension is an object, not a union.
+            types.remove("any");
+        }
+        types
+    }
+
+    fn flag(&self, raw: &Value, resolved: &Value, name: &str) -> bool {
+        raw.get(name).and_then(Value::as_bool).unwrap_or(false)
+            || resolved.get(name).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    fn record(
+        &self,
+        out: &mut BTreeMap<String, FieldInfo>,
+        path: &FieldPath,
+        raw: &Value,
+        stack: &mut Vec<String>,
+    ) {
+        let (resolved, _) = self.resolve(raw);
+        let types = self.type_of(raw, stack);
+        let ty = if types.is_empty() {
+            "any".to_string()
+        } else {
+            types.into_iter().collect::<Vec<_>>().join("|")
+        };
+        let entry = out.entry(path.to_string()).or_default();
+        if entry.ty.is_empty() {
+            entry.ty = ty;
+        } else if entry.ty != ty {
+            let mut all: BTreeSet<String> = entry.ty.split('|').map(str::to_string).collect();
+            all.extend(ty.split('|').map(str::to_string));
+            if all.len() > 1 {
+                all.remove("any");
+            }
+            entry.ty = all.into_iter().collect::<Vec<_>>().join("|");
+        }
+        entry.read_only |= self.flag(raw, resolved, "readOnly");
+        entry.write_only |= self.flag(raw, resolved, "writeOnly");
+        if entry.default.is_none() {
+            entry.default = raw.get("default").or_else(|| resolved.get("default")).cloned();
+        }
+        if let Some(values) = raw
+            .get("enum")
+            .or_else(|| resolved.get("enum"))
+            .and_then(Value::as_array)
+        {
+            for value in values {
+                if !entry.one_of.contains(value) {
+                    entry.one_of.push(value.clone());
+                }
+            }
+        }
+    }
+
+    fn flatten(
+        &self,
+        schema: &Value,
+        path: &FieldPath,
+        out: &mut BTreeMap<String, FieldInfo>,
+        stack: &mut Vec<String>,
+    ) {
+        if stack.len() > MAX_DEPTH {
+            return;
+        }
+        let (schema, name) = self.resolve(schema);
+        if let Some(name) = name {
+            if stack.iter().any(|s| s == name) {
+                return;
+            }
+            stack.push(name.to_string());
+        }
+        for combinator in ["allOf", "oneOf", "anyOf"] {
+            if let Some(parts) = schema.get(combinator).and_then(Value::as_array) {
+                for part in parts {
+                    self.flatten(part, path, out, stack);
+                }
+            }
+        }
+        if let Some(mapping) = schema
+            .get("discriminator")
+            .and_then(|d| d.get("mapping"))
+            .and_then(Value::as_object)
+        {
+            for target in mapping.values() {
+                if let Some(reference) = target.as_str() {
+                    let reference = serde_json::json!({ "$ref": reference });
+                    self.flatten(&reference, path, out, stack);
+                }
+            }
+        }
+        if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+            for (key, property) in properties {
+                let child = path.child(Segment::Key(key.clone()));
+                self.record(out, &child, property, stack);
+                self.flatten(property, &child, out, stack);
+            }
+        }
+        if let Some(items) = schema.get("items") {
+            let child = path.child(Segment::Each);
+            self.record(out, &child, items, stack);
+            self.flatten(items, &child, out, stack);
+        }
+        match schema.get("additionalProperties") {
+            Some(Value::Bool(true)) => {
+                let child = path.child(Segment::AnyKey);
+                out.entry(child.to_string()).or_insert_with(|| FieldInfo {
+                    ty: "any".into(),
+                    ..FieldInfo::default()
+                });
+            }
+            Some(extra @ Value::Object(_)) => {
+                let child = path.child(Segment::AnyKey);
+                self.record(out, &child, extra, stack);
+                self.flatten(extra, &child, out, stack);
+            }
+            _ => {}
+        }
+        if name.is_some() {
+            stack.pop();
+        }
+    }
+
+    /// Fields of a schema, rooted at the object itself (paths have no leading segment).
+    fn fields_of(&self, schema: &Value) -> BTreeMap<String, FieldInfo> {
+        let mut out = BTreeMap::new();
+        let mut stack = Vec::new();
+        // Flatten under a dummy root, then strip it.
+        let root = FieldPath::from_segments(vec![Segment::Key("$".into())]);
+        self.flatten(schema, &root, &mut out, &mut stack);
+        out.into_iter()
+            .filter_map(|(key, info)| {
+                key.strip_prefix("$.")
+                    .map(str::to_string)
+                    .or_else(|| key.strip_prefix('$').filter(|k| k.starts_with('[')).map(|k| k.to_string()))
+                    .map(|k| (k, info))
+            })
+            .collect()
+    }
+}
+
+fn media_schema(holder: &Value) -> Option<&Value> {
+    let content = holder.get("content")?.as_object()?;
+    content
+        .get("application/json")
+        .or_else(|| content.values().next())
+        .and_then(|m| m.get("schema"))
+}
+
+fn success_response(operation: &Value) -> Option<&Value> {
+    let responses = operation.get("responses")?.as_object()?;
+    responses
+        .iter()
+        .filter(|(code, _)| code.starts_with('2'))
+        .find_map(|(_, response)| media_schema(response))
+}
+
+fn operation_scopes(operation: &Value) -> Vec<String> {
+    let mut scopes = Vec::new();
+    for requirement in operation
+        .get("security")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(list) = requirement.get("oauth2").and_then(Value::as_array) {
+            scopes.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+    }
+    scopes
+}
+
+/// Checks every kind against the spec and derives its field index.
+/// Returns the indexes of all kinds and every problem found (an empty list means the catalogue
+/// agrees with the spec).
+pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Vec<SpecProblem>) {
+    let empty = Map::new();
+    let schemas = spec
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let request_bodies = spec
+        .pointer("/components/requestBodies")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let paths = spec.get("paths").and_then(Value::as_object).unwrap_or(&empty);
+    let flattener = Flattener { schemas };
+    let mut indexes = BTreeMap::new();
+    let mut problems = Vec::new();
+
+    for kind in kinds {
+        let mut problem = |field: String, message: String| {
+            problems.push(SpecProblem {
+                file: kind.source.clone(),
+                field,
+                message,
+            })
+        };
+        let mut index = FieldIndex {
+            note: NOTE.to_string(),
+            kind: kind.name.clone(),
+            ..FieldIndex::default()
+        };
+        for variant in &kind.variants {
+            let mut endpoints: Vec<(String, &Endpoint, Option<&str>)> = Vec::new();
+            for (role, endpoint) in variant.endpoints.all() {
+                let items = if role == "list" {
+                    variant.endpoints.list.as_ref().and_then(|l| l.items.as_deref())
+                } else {
+                    None
+                };
+                endpoints.push((role, endpoint, items));
+            }
+            if let Some(parents_from) = &variant.parents_from {
+                endpoints.push(("parents_from".into(), &parents_from.endpoint, None));
+            }
+            for (role, endpoint, items) in endpoints {
+                let field = if kind.variants.len() > 1 {
+                    format!("variants.{}.endpoints.{role}", variant.name)
+                } else {
+                    format!("endpoints.{role}")
+                };
+                let Some(item) = paths.get(&endpoint.path) else {
+                    problem(field, format!("`{}` is not a path in Okta's spec", endpoint.path));
+                    continue;
+                };
+                let method = endpoint.method.as_str().to_ascii_lowercase();
+                let Some(operation) = item.get(&method) else {
+                    let available: Vec<String> = item
+                        .as_object()
+                        .map(|o| {
+                            o.keys()
+                                .filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str()))
+                                .map(|k| k.to_ascii_uppercase())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    problem(
+                        field,
+                        format!(
+                            "Okta's spec has no {} on `{}` (it has {})",
+                            endpoint.method,
+                            endpoint.path,
+                            available.join(", ")
+                        ),
+                    );
+                    continue;
+                };
+                // Query parameters the catalogue always sends must be declared by the operation.
+                let declared: BTreeSet<&str> = operation
+                    .get("parameters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .chain(item.get("parameters").and_then(Value::as_array).into_iter().flatten())
+                    .filter_map(|p| {
+                        let p = match p.get("$ref").and_then(Value::as_str) {
+                            Some(r) => r
+                                .strip_prefix("#/components/parameters/")
+                                .and_then(|n| spec.pointer(&format!("/components/parameters/{n}")))
+                                .unwrap_or(p),
+                            None => p,
+                        };
+                        p.get("name").and_then(Value::as_str)
+                    })
+                    .collect();
+                let mut query_names: Vec<&str> = endpoint.query.keys().map(String::as_str).collect();
+                if role == "list"
+                    && let Some(list) = &variant.endpoints.list
+                {
+                    if let Some(each) = &list.each {
+                        query_names.push(each.param.as_str());
+                    }
+                    if list.limit.is_some() {
+                        query_names.push("limit");
+                    }
+                }
+                for name in query_names {
+                    if !declared.contains(name) {
+                        problem(
+                            field.clone(),
+                            format!("Okta's spec declares no query parameter `{name}` on {} {}", endpoint.method, endpoint.path),
+                        );
+                    }
+                }
+                let scopes = operation_scopes(operation);
+                let declared_scopes: &[String] = if role == "list" || role == "get" || role == "parents_from" {
+                    &kind.scopes.read
+                } else {
+                    &kind.scopes.manage
+                };
+                for scope in &scopes {
+                    let covered = declared_scopes.contains(scope)
+                        || (scope.ends_with(".read")
+                            && kind.scopes.manage.contains(&scope.replace(".read", ".manage")));
+                    if !covered {
+                        problem(
+                            field.clone(),
+                            format!(
+                                "Okta requires scope `{scope}` for {} {}, which the kind does not declare",
+                                endpoint.method, endpoint.path
+                            ),
+                        );
+                    }
+                }
+                let operation_id = operation
+                    .get("operationId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                index.operations.insert(
+                    format!("{}.{role}", variant.name),
+                    Operation {
+                        method: endpoint.method.as_str().to_string(),
+                        path: endpoint.path.clone(),
+                        operation_id,
+                        scopes,
+                    },
+                );
+                // Schemas: what the kind's objects look like when read, and when written.
+                match role.as_str() {
+                    "list" | "get" => {
+                        let Some(schema) = success_response(operation) else {
+                            problem(field, format!("{} {} returns no JSON body in the spec", endpoint.method, endpoint.path));
+                            continue;
+                        };
+                        let (resolved, _) = flattener.resolve(schema);
+                        let element = if role == "list" {
+                            match items {
+                                Some(key) => {
+                                    let fields = flattener.fields_of(resolved);
+                                    if !fields.contains_key(key) {
+                                        problem(field.clone(), format!("the list response has no member `{key}`"));
+                                    }
+                                    resolved
+                                        .pointer(&format!("/properties/{}", key.replace('~', "~0").replace('/', "~1")))
+                                        .and_then(|p| flattener.resolve(p).0.get("items"))
+                                }
+                                None if resolved.get("items").is_some() => resolved.get("items"),
+                                None => {
+                                    problem(field.clone(), "the spec's list response is not an array; set `items`".into());
+                                    None
+                                }
+                            }
+                        } else {
+                            Some(schema)
+                        };
+                        if let Some(element) = element {
+                            for (path, info) in flattener.fields_of(element) {
+                                merge(&mut index.response, path, info);
+                            }
+                        }
+                    }
+                    "create" | "replace" | "update" => {
+                        let body = operation.get("requestBody").map(|body| {
+                            match body.get("$ref").and_then(Value::as_str) {
+                                Some(r) => r
+                                    .strip_prefix("#/components/requestBodies/")
+                                    .and_then(|n| request_bodies.get(n))
+                                    .unwrap_or(body),
+                                None => body,
+                            }
+                        });
+                        if let Some(schema) = body.and_then(media_schema) {
+                            for (path, info) in flattener.fields_of(schema) {
+                                merge(&mut index.request, path, info);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Every named path must exist in the response schema.
+        if !index.response.is_empty() {
+            for (field, path) in kind.named_paths() {
+                if !index.has_response_field(&path) {
+                    problem(
+                        field,
+                        format!("`{path}` is not a field of {}'s response schema in Okta's spec", kind.name),
+                    );
+                }
+            }
+        }
+        indexes.insert(kind.name.clone(), index);
+    }
+
+    // Reference targets name fields of the target kind.
+    for kind in kinds {
+        for (i, reference) in kind.references.iter().enumerate() {
+            if let (Some(target), Some(index)) = (&reference.target, indexes.get(&reference.kind))
+                && !index.has_response_field(target)
+            {
+                problems.push(SpecProblem {
+                    file: kind.source.clone(),
+                    field: format!("references[{i}].target"),
+                    message: format!("`{target}` is not a field of {}", reference.kind),
+                });
+            }
+        }
+    }
+    (indexes, problems)
+}
+
+fn merge(into: &mut BTreeMap<String, FieldInfo>, path: String, info: FieldInfo) {
+    match into.get_mut(&path) {
+        None => {
+            into.insert(path, info);
+        }
+        Some(existing) => {
+            if existing.ty != info.ty {
+                let mut all: BTreeSet<String> = existing.ty.split('|').map(str::to_string).collect();
+                all.extend(info.ty.split('|').map(str::to_string));
+                if all.len() > 1 {
+                    all.remove("any");
+                }
+                existing.ty = all.into_iter().collect::<Vec<_>>().join("|");
+            }
+            existing.read_only |= info.read_only;
+            existing.write_only |= info.write_only;
+            if existing.default.is_none() {
+                existing.default = info.default;
+            }
+            for value in info.one_of {
+                if !existing.one_of.contains(&value) {
+                    existing.one_of.push(value);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn flattens_refs_all_of_and_arrays() {
+        let schemas = json!({
+            "Base": {"type": "object", "properties": {"id": {"type": "string", "readOnly": true}}},
+            "Rule": {"allOf": [{"$ref": "#/components/schemas/Base"}, {"type": "object", "properties": {
+                "groupIds": {"type": "array", "items": {"type": "string"}},
+                "status": {"type": "string", "default": "ACTIVE", "enum": ["ACTIVE", "INACTIVE"]},
+                "self": {"$ref": "#/components/schemas/Rule"},
+                "profile": {"type": "object", "additionalProperties": true}
+            }}]}
+        });
+        let schemas = schemas.as_object().unwrap().clone();
+        let flattener = Flattener { schemas: &schemas };
+        let fields = flattener.fields_of(&json!({"$ref": "#/components/schemas/Rule"}));
+        assert!(fields["id"].read_only);
+        assert_eq!(fields["groupIds"].ty, "array");
+        assert_eq!(fields["groupIds[*]"].ty, "string");
+        assert_eq!(fields["status"].default, Some(json!("ACTIVE")));
+        assert_eq!(fields["status"].one_of, vec![json!("ACTIVE"), json!("INACTIVE")]);
+        assert_eq!(fields["self"].ty, "object");
+        assert!(!fields.contains_key("self.id"), "recursion stops at a schema already on the path");
+        assert!(fields.contains_key("profile.*"));
+    }
+}

@@ -1,0 +1,58 @@
+//! The command line: the clap model of every subcommand, and one thin module per subcommand
+//! that parses its flags, calls the library and renders the result.
+//!
+//! Must not hold logic the server or the job workers also need: that lives in the library
+//! (`catalogue`, and later `ops`).
+
+pub mod catalogue;
+
+use clap::{Parser, Subcommand};
+
+/// What a command reports besides its output, mapped to an exit code once in `main.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done, nothing to report (exit 0).
+    Done,
+    /// Done, with something to report (exit 2).
+    Report,
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The user asked for something that cannot be (exit 3).
+    #[error("{0}")]
+    Usage(String),
+    /// The command ran and failed (exit 1).
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "butterfly",
+    version,
+    about = "Back up, diff, restore and check an Okta org's configuration, as code in git",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Log filter for stderr, e.g. `info` or `butterfly=debug` (also RUST_LOG)
+    #[arg(long, global = true, env = "BUTTERFLY_LOG", default_value = "warn")]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the Okta resource kinds Butterfly knows: files, scopes, endpoints, fields
+    Catalogue(catalogue::Args),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<Outcome, Failure> {
+    match cli.command {
+        Command::Catalogue(args) => catalogue::run(args),
+    }
+}

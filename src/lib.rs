@@ -1,0 +1,7 @@
+//! Butterfly keeps an Okta org's configuration as code: backups as canonical JSON in git,
+//! semantic diffs, restores through plan/apply, and compliance checks over the tree.
+//!
+//! The binary (`src/main.rs`) only parses the command line and calls into this library.
+
+pub mod catalogue;
+pub mod cli;

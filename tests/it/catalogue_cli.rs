@@ -1,0 +1,1 @@
+//! `butterfly catalogue` as a user runs it.

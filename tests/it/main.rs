@@ -1,0 +1,6 @@
+//! The one integration-test binary (matklad's "one test binary"): each module tests one area
+//! through the public library or the real `butterfly` binary.
+
+mod catalogue_cli;
+mod catalogue_spec;
+mod support;
