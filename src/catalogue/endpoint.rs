@@ -93,6 +93,9 @@ pub struct RawEndpointTable {
     pub limit: Option<u32>,
     #[serde(default)]
     pub each: Option<RawEach>,
+    /// Constant values for path placeholders (`{appName}` = `admin-console`).
+    #[serde(default)]
+    pub fixed: BTreeMap<String, String>,
 }
 
 /// A list that must be called once per value of a query parameter (policies by `type`).
@@ -113,6 +116,8 @@ pub struct Endpoint {
     pub query: BTreeMap<String, String>,
     /// The rate-limit bucket this request counts against.
     pub bucket: String,
+    /// Path placeholders with a constant value, whatever the object.
+    pub fixed: BTreeMap<String, String>,
 }
 
 /// A validated list endpoint.
@@ -128,15 +133,28 @@ pub struct ListEndpoint {
 }
 
 impl Endpoint {
-    /// The `{param}` names in the path, in order.
+    /// The `{param}` names in the path that take a value from the object, in order
+    /// (placeholders with a `fixed` value excluded).
     pub fn path_params(&self) -> Vec<&str> {
         path_params(&self.path)
+            .into_iter()
+            .filter(|p| !self.fixed.contains_key(*p))
+            .collect()
+    }
+
+    /// The path with `fixed` placeholders filled in.
+    pub fn display_path(&self) -> String {
+        let mut path = self.path.clone();
+        for (name, value) in &self.fixed {
+            path = path.replace(&format!("{{{name}}}"), value);
+        }
+        path
     }
 }
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.method, self.path)?;
+        write!(f, "{} {}", self.method, self.display_path())?;
         let mut first = true;
         for (name, value) in &self.query {
             write!(f, "{}{name}={value}", if first { "?" } else { "&" })?;
@@ -165,9 +183,8 @@ pub fn parse_op(op: &str) -> Result<(Method, String), String> {
     let Some((method, path)) = op.split_once(' ') else {
         return Err(format!("`{op}` must read `METHOD /path`"));
     };
-    let method = Method::parse(method).ok_or_else(|| {
-        format!("`{method}` is not one of GET, POST, PUT, PATCH, DELETE")
-    })?;
+    let method = Method::parse(method)
+        .ok_or_else(|| format!("`{method}` is not one of GET, POST, PUT, PATCH, DELETE"))?;
     if !path.starts_with('/') || path.contains(' ') || path.contains('?') {
         return Err(format!(
             "`{path}` must be an absolute path without spaces or a query (use `query = {{ … }}`)"
@@ -185,7 +202,9 @@ pub fn parse_op(op: &str) -> Result<(Method, String), String> {
         }
     }
     if depth != 0 || path_params(path).iter().any(|p| p.is_empty()) {
-        return Err(format!("`{path}` has an unclosed or empty `{{}}` placeholder"));
+        return Err(format!(
+            "`{path}` has an unclosed or empty `{{}}` placeholder"
+        ));
     }
     Ok((method, path.to_string()))
 }
@@ -196,8 +215,8 @@ mod tests {
 
     #[test]
     fn parses_method_and_path() {
-        let (method, path) = parse_op("POST /api/v1/groups/rules/{groupRuleId}/lifecycle/activate")
-            .unwrap();
+        let (method, path) =
+            parse_op("POST /api/v1/groups/rules/{groupRuleId}/lifecycle/activate").unwrap();
         assert_eq!(method, Method::Post);
         assert_eq!(path_params(&path), vec!["groupRuleId"]);
         assert_eq!(

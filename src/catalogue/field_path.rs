@@ -48,7 +48,9 @@ impl FieldPath {
         let mut segments = Vec::new();
         for part in text.split('.') {
             if part.is_empty() {
-                return Err(error("empty segment (two dots, or a leading or trailing dot)"));
+                return Err(error(
+                    "empty segment (two dots, or a leading or trailing dot)",
+                ));
             }
             let (key, mut rest) = match part.find('[') {
                 Some(at) => (&part[..at], &part[at..]),
@@ -204,6 +206,9 @@ mod tests {
         assert_eq!(path.select(&value), vec![&json!(1), &json!(2)]);
         assert_eq!(FieldPath::parse("m.*").unwrap().select(&value).len(), 2);
         assert!(FieldPath::parse("a.b").unwrap().select(&value).is_empty());
-        assert_eq!(FieldPath::parse("m.x").unwrap().get(&value), Some(&json!(1)));
+        assert_eq!(
+            FieldPath::parse("m.x").unwrap().get(&value),
+            Some(&json!(1))
+        );
     }
 }

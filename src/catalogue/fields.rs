@@ -19,9 +19,17 @@ pub struct FieldInfo {
     /// `string`, `integer`, `number`, `boolean`, `object`, `array`, or several joined by `|`.
     #[serde(rename = "type")]
     pub ty: String,
-    #[serde(default, rename = "readOnly", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        rename = "readOnly",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub read_only: bool,
-    #[serde(default, rename = "writeOnly", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        rename = "writeOnly",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub write_only: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Value>,
@@ -57,7 +65,7 @@ pub struct FieldIndex {
 /// The provenance note every index file carries.
 pub const NOTE: &str = "Derived from Okta's management OpenAPI spec (Apache-2.0; okta/okta-sdk-golang \
 .generator/okta-management-APIs-oasv3-noEnums-inheritance.yaml, see ../shared/okta/SOURCE.txt) \
-by src/catalogue/spec.rs. Do not edit: regenerate with `BUTTERFLY_BLESS=1 cargo nextest run catalogue_spec`.";
+by src/catalogue/spec.rs. Do not edit: regenerate with `BUTTERFLY_BLESS=1 cargo test --locked catalogue_spec`.";
 
 impl FieldIndex {
     /// True when `path` is a field of the response schema, directly or under an object whose
@@ -138,9 +146,27 @@ mod tests {
     #[test]
     fn open_objects_accept_any_member() {
         let mut index = FieldIndex::default();
-        index.response.insert("profile".into(), FieldInfo { ty: "object".into(), ..Default::default() });
-        index.response.insert("profile.*".into(), FieldInfo { ty: "any".into(), ..Default::default() });
-        index.response.insert("id".into(), FieldInfo { ty: "string".into(), ..Default::default() });
+        index.response.insert(
+            "profile".into(),
+            FieldInfo {
+                ty: "object".into(),
+                ..Default::default()
+            },
+        );
+        index.response.insert(
+            "profile.*".into(),
+            FieldInfo {
+                ty: "any".into(),
+                ..Default::default()
+            },
+        );
+        index.response.insert(
+            "id".into(),
+            FieldInfo {
+                ty: "string".into(),
+                ..Default::default()
+            },
+        );
         assert!(index.has_response_field(&FieldPath::parse("id").unwrap()));
         assert!(index.has_response_field(&FieldPath::parse("profile.costCenter").unwrap()));
         assert!(!index.has_response_field(&FieldPath::parse("ids").unwrap()));
@@ -148,8 +174,19 @@ mod tests {
 
     #[test]
     fn pretty_json_round_trips() {
-        let mut index = FieldIndex { note: NOTE.into(), kind: "group".into(), ..Default::default() };
-        index.response.insert("id".into(), FieldInfo { ty: "string".into(), read_only: true, ..Default::default() });
+        let mut index = FieldIndex {
+            note: NOTE.into(),
+            kind: "group".into(),
+            ..Default::default()
+        };
+        index.response.insert(
+            "id".into(),
+            FieldInfo {
+                ty: "string".into(),
+                read_only: true,
+                ..Default::default()
+            },
+        );
         let text = index.to_pretty_json();
         let back: FieldIndex = serde_json::from_str(&text).unwrap();
         assert_eq!(back, index);

@@ -341,13 +341,26 @@ impl Kind {
                 computed.push(("sets.key".to_string(), path));
             }
         }
-        named.extend(self.defaults.iter().map(|(p, _)| ("defaults".to_string(), p)));
-        named.extend(self.derived.iter().map(|d| ("derived.from".to_string(), &d.from)));
+        named.extend(
+            self.defaults
+                .iter()
+                .map(|(p, _)| ("defaults".to_string(), p)),
+        );
+        named.extend(
+            self.derived
+                .iter()
+                .map(|d| ("derived.from".to_string(), &d.from)),
+        );
         for reference in &self.references {
             named.push(("references.path".to_string(), &reference.path));
         }
         if let Some(system) = &self.system {
-            named.extend(system.paths().into_iter().map(|p| ("system".to_string(), p)));
+            named.extend(
+                system
+                    .paths()
+                    .into_iter()
+                    .map(|p| ("system".to_string(), p)),
+            );
         }
         if let Shape::Relationship { member, keep } = &self.shape {
             named.push(("relationship.member".to_string(), member));

@@ -13,8 +13,8 @@ use super::endpoint::{self, Endpoint, ListEndpoint, Pagination, RawEach, RawEndp
 use super::error::{CatalogueError, Location, Problem};
 use super::field_path::FieldPath;
 use super::kind::{
-    Derived, Embedding, Endpoints, FilePart, FileTemplate, Kind, ParamSource, Reference,
-    Scopes, SetArray, Shape, Transform, Variant,
+    Derived, Embedding, Endpoints, FilePart, FileTemplate, Kind, ParamSource, Reference, Scopes,
+    SetArray, Shape, Transform, Variant,
 };
 use super::predicate::{Predicate, RawPredicate};
 use super::provider::{Provider, RawProvider};
@@ -266,6 +266,17 @@ impl<'a> Checker<'a> {
                 "`paginate`, `items`, `limit` and `each` apply to list endpoints only",
             );
         }
+        let fixed = table.map(|t| t.fixed.clone()).unwrap_or_default();
+        let placeholders = endpoint::path_params(&path);
+        for name in fixed.keys() {
+            if !placeholders.contains(&name.as_str()) {
+                self.report(
+                    offset,
+                    field,
+                    format!("`fixed.{name}`: `{path}` has no `{{{name}}}`"),
+                );
+            }
+        }
         let items = table.and_then(|t| t.items.clone());
         let pagination = pagination.unwrap_or(Pagination::Link);
         if is_list && pagination == Pagination::Body && items.is_none() {
@@ -278,7 +289,11 @@ impl<'a> Checker<'a> {
         if let Some(each) = table.and_then(|t| t.each.as_ref())
             && each.values.is_empty()
         {
-            self.report(offset, field, format!("`each.values` for `{}` is empty", each.param));
+            self.report(
+                offset,
+                field,
+                format!("`each.values` for `{}` is empty", each.param),
+            );
         }
         Some(ListEndpoint {
             endpoint: Endpoint {
@@ -286,6 +301,7 @@ impl<'a> Checker<'a> {
                 path,
                 query: table.map(|t| t.query.clone()).unwrap_or_default(),
                 bucket,
+                fixed,
             },
             pagination,
             items,
@@ -313,9 +329,7 @@ fn scope_name_is_valid(scope: &str) -> bool {
         return false;
     };
     (rest.ends_with(".read") || rest.ends_with(".manage"))
-        && rest
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.')
+        && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
 }
 
 fn kind_name_is_valid(name: &str) -> bool {
@@ -328,7 +342,10 @@ fn kind_name_is_valid(name: &str) -> bool {
 
 /// Parses and validates the provider file and every kind file, then checks the set as a whole
 /// (parents, references and `after` name existing kinds; no parent cycles).
-pub fn load(provider_name: &str, files: &[(String, String)]) -> Result<(Provider, Vec<Kind>), CatalogueError> {
+pub fn load(
+    provider_name: &str,
+    files: &[(String, String)],
+) -> Result<(Provider, Vec<Kind>), CatalogueError> {
     let mut problems = Vec::new();
     let provider_file = format!("schemas/{provider_name}/{PROVIDER_FILE}");
     let provider = match files.iter().find(|(name, _)| *name == provider_file) {
@@ -354,9 +371,11 @@ pub fn load(provider_name: &str, files: &[(String, String)]) -> Result<(Provider
                     });
                 }
             },
-            Err(error) => return Err(CatalogueError {
-                problems: vec![toml_problem(name, text, &error)],
-            }),
+            Err(error) => {
+                return Err(CatalogueError {
+                    problems: vec![toml_problem(name, text, &error)],
+                });
+            }
         },
     };
 
@@ -425,7 +444,11 @@ fn toml_problem(file: &str, text: &str, error: &toml::de::Error) -> Problem {
 fn kind_mentions(raw: &RawKind) -> Vec<(String, String, usize)> {
     let mut mentions = Vec::new();
     if let Some(parent) = &raw.parent {
-        mentions.push(("parent".into(), parent.get_ref().clone(), parent.span().start));
+        mentions.push((
+            "parent".into(),
+            parent.get_ref().clone(),
+            parent.span().start,
+        ));
     }
     for variant in &raw.variants {
         if let Some(parent) = &variant.get_ref().parent {
@@ -506,7 +529,11 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
         .and_then(|f| f.strip_suffix(".toml"))
         .unwrap_or_default();
     if !kind_name_is_valid(&name) {
-        c.report(raw.kind.span().start, "kind", "a kind name is lower snake_case");
+        c.report(
+            raw.kind.span().start,
+            "kind",
+            "a kind name is lower snake_case",
+        );
     } else if name != stem {
         c.report(
             raw.kind.span().start,
@@ -518,7 +545,10 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
         c.report(
             raw.bucket.span().start,
             "bucket",
-            format!("rate-limit bucket `{}` is not declared in {PROVIDER_FILE}", raw.bucket.get_ref()),
+            format!(
+                "rate-limit bucket `{}` is not declared in {PROVIDER_FILE}",
+                raw.bucket.get_ref()
+            ),
         );
     }
 
@@ -534,7 +564,11 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
             .unwrap_or_default(),
     };
     if scopes.read.is_empty() {
-        c.report(scopes_offset, "scopes.read", "a kind needs at least one read scope");
+        c.report(
+            scopes_offset,
+            "scopes.read",
+            "a kind needs at least one read scope",
+        );
     }
     for scope in scopes.read.iter().chain(&scopes.manage) {
         if !scope_name_is_valid(scope) {
@@ -547,19 +581,31 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
     }
     for scope in &scopes.read {
         if !scope.ends_with(".read") {
-            c.report(scopes_offset, "scopes.read", format!("`{scope}` is not a read scope"));
+            c.report(
+                scopes_offset,
+                "scopes.read",
+                format!("`{scope}` is not a read scope"),
+            );
         }
     }
     for scope in &scopes.manage {
         if !scope.ends_with(".manage") {
-            c.report(scopes_offset, "scopes.manage", format!("`{scope}` is not a manage scope"));
+            c.report(
+                scopes_offset,
+                "scopes.manage",
+                format!("`{scope}` is not a manage scope"),
+            );
         }
     }
 
     // Shape.
     let shape = match (&raw.relationship, raw.singleton) {
         (Some(_), true) => {
-            c.report(0, "singleton", "a kind is either a singleton or a relationship, not both");
+            c.report(
+                0,
+                "singleton",
+                "a kind is either a singleton or a relationship, not both",
+            );
             Shape::Singleton
         }
         (Some(rel), false) => {
@@ -584,7 +630,11 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
         .as_ref()
         .and_then(|id| c.path(id.get_ref(), id.span().start, "id"));
     if id.is_none() && shape == Shape::Resource {
-        c.report(0, "id", "a kind stored one file per object needs an `id` field");
+        c.report(
+            0,
+            "id",
+            "a kind stored one file per object needs an `id` field",
+        );
     }
 
     // Variants: the top level is the primary variant unless `[[variants]]` are given.
@@ -670,7 +720,11 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
     let secret = c.paths(&raw.fields.secret, "fields.secret");
     for path in &secret {
         if volatile.contains(path) {
-            c.report(0, "fields.secret", format!("`{path}` is both volatile and secret"));
+            c.report(
+                0,
+                "fields.secret",
+                format!("`{path}` is both volatile and secret"),
+            );
         }
     }
     let mut sets = Vec::new();
@@ -715,10 +769,21 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
             || raw_d.name.is_empty()
         {
-            c.report(offset, "derived.name", "a derived field's name is a plain identifier");
+            c.report(
+                offset,
+                "derived.name",
+                "a derived field's name is a plain identifier",
+            );
         }
-        if derived.iter().any(|existing: &Derived| existing.name == raw_d.name) {
-            c.report(offset, "derived.name", format!("`{}` is derived twice", raw_d.name));
+        if derived
+            .iter()
+            .any(|existing: &Derived| existing.name == raw_d.name)
+        {
+            c.report(
+                offset,
+                "derived.name",
+                format!("`{}` is derived twice", raw_d.name),
+            );
         }
         let Some(transform) = Transform::parse(&raw_d.transform) else {
             c.report(
@@ -766,9 +831,9 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
             && first == super::kind::DERIVED_MEMBER
         {
             let derived_name = path.segments().get(1);
-            let known = derived.iter().any(|d| {
-                derived_name == Some(&super::field_path::Segment::Key(d.name.clone()))
-            });
+            let known = derived
+                .iter()
+                .any(|d| derived_name == Some(&super::field_path::Segment::Key(d.name.clone())));
             if !known {
                 c.report(
                     offset,
@@ -794,14 +859,15 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
         });
     }
 
-    let system = raw
-        .system
-        .as_ref()
-        .and_then(|s| c.predicate(s, "system"));
+    let system = raw.system.as_ref().and_then(|s| c.predicate(s, "system"));
     if let Some(reason) = &raw.opt_in
         && reason.trim().is_empty()
     {
-        c.report(0, "opt_in", "`opt_in` holds the reason the kind is opt-in; it is empty");
+        c.report(
+            0,
+            "opt_in",
+            "`opt_in` holds the reason the kind is opt-in; it is empty",
+        );
     }
 
     Some(Kind {
@@ -933,7 +999,11 @@ fn check_variant(
             continue;
         };
         if depth > 0 && parent.is_none() {
-            c.report(offset, &field, "binds a parent's field, but the kind has no parent");
+            c.report(
+                offset,
+                &field,
+                "binds a parent's field, but the kind has no parent",
+            );
         }
         if let Some(path) = c.path(path, offset, &field) {
             params.insert(
@@ -950,7 +1020,11 @@ fn check_variant(
     let all_endpoints: Vec<(String, &Endpoint)> = endpoints
         .all()
         .into_iter()
-        .chain(parents_from.iter().map(|p| ("parents_from".to_string(), &p.endpoint)))
+        .chain(
+            parents_from
+                .iter()
+                .map(|p| ("parents_from".to_string(), &p.endpoint)),
+        )
         .collect();
     for (role, endpoint) in &all_endpoints {
         for param in endpoint.path_params() {
@@ -983,7 +1057,11 @@ fn check_variant(
     let parent_when = match parent_when {
         Some(p) => {
             if parent.is_none() {
-                c.report(p.span().start, &format!("{prefix}parent_when"), "there is no parent");
+                c.report(
+                    p.span().start,
+                    &format!("{prefix}parent_when"),
+                    "there is no parent",
+                );
             }
             Some(c.predicate(p, &format!("{prefix}parent_when"))?)
         }
@@ -1069,10 +1147,18 @@ fn check_file(
     };
     let parent_first = template.parts.first() == Some(&FilePart::Parent);
     if has_parent && !parent_first {
-        c.report(offset, &field, "a nested kind's file starts with `{parent}`");
+        c.report(
+            offset,
+            &field,
+            "a nested kind's file starts with `{parent}`",
+        );
     }
     if !has_parent && template.has_parent() {
-        c.report(offset, &field, "`{parent}` is used, but the kind has no parent");
+        c.report(
+            offset,
+            &field,
+            "`{parent}` is used, but the kind has no parent",
+        );
     }
     if template
         .parts
@@ -1099,8 +1185,203 @@ fn check_file(
     }
     for path in fields {
         if !path.is_single() {
-            c.report(offset, &field, format!("`{path}` in a file name must name one value"));
+            c.report(
+                offset,
+                &field,
+                format!("`{path}` in a file name must name one value"),
+            );
         }
     }
     Some(template)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROVIDER: &str = r#"
+provider = "okta"
+title = "Okta"
+[[buckets]]
+name = "/api/v1"
+per_minute = 1200
+about = "catch-all"
+[requested_scopes]
+about = "test"
+manage = ["okta.groups.manage"]
+extra = ["okta.logs.read"]
+"#;
+
+    const GROUP: &str = r#"kind = "group"
+title = "Group"
+about = "Groups."
+id = "id"
+file = "groups/{profile.name}"
+scopes = { read = "okta.groups.read", manage = "okta.groups.manage" }
+bucket = "/api/v1"
+
+[endpoints]
+list = "GET /api/v1/groups"
+get = "GET /api/v1/groups/{groupId}"
+
+[params]
+groupId = "self.id"
+"#;
+
+    fn load_with(extra: &[(&str, &str)]) -> Result<(Provider, Vec<Kind>), CatalogueError> {
+        let mut files = vec![
+            (
+                "schemas/okta/_provider.toml".to_string(),
+                PROVIDER.to_string(),
+            ),
+            ("schemas/okta/group.toml".to_string(), GROUP.to_string()),
+        ];
+        for (name, text) in extra {
+            files.push((format!("schemas/okta/{name}"), text.to_string()));
+        }
+        load("okta", &files)
+    }
+
+    /// Loads `group.toml` with `find` replaced by `replace` and returns the problems as text.
+    fn problems(find: &str, replace: &str) -> String {
+        assert!(GROUP.contains(find), "the fixture has no `{find}`");
+        let text = GROUP.replacen(find, replace, 1);
+        let files = vec![
+            (
+                "schemas/okta/_provider.toml".to_string(),
+                PROVIDER.to_string(),
+            ),
+            ("schemas/okta/group.toml".to_string(), text),
+        ];
+        match load("okta", &files) {
+            Ok(_) => String::new(),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[track_caller]
+    fn check(find: &str, replace: &str, expected: &str) {
+        let text = problems(find, replace);
+        assert!(text.contains(expected), "expected `{expected}` in:\n{text}");
+    }
+
+    #[test]
+    fn a_valid_kind_loads() {
+        let (provider, kinds) = load_with(&[]).unwrap();
+        assert_eq!(provider.name, "okta");
+        assert_eq!(kinds[0].name, "group");
+        assert_eq!(kinds[0].natural_key()[0].to_string(), "profile.name");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        check(
+            "id = \"id\"",
+            "id = \"id\"\ncolour = \"blue\"",
+            "schemas/okta/group.toml:5:1: `(syntax)`: unknown field `colour`",
+        );
+        check(
+            "\"GET /api/v1/groups\"",
+            "\"FETCH /api/v1/groups\"",
+            "schemas/okta/group.toml:10:8: `endpoints.list`: `FETCH` is not one of",
+        );
+        check(
+            "groupId = \"self.id\"",
+            "groupId = \"own.id\"",
+            "group.toml:14:11: `params.groupId`: `own.id` must start with",
+        );
+        check(
+            "groupId = \"self.id\"",
+            "",
+            "`endpoints.get`: `{groupId}` in `/api/v1/groups/{groupId}` has no binding",
+        );
+        check(
+            "[params]",
+            "[params]\nother = \"self.id\"",
+            "`params.other`: no endpoint uses this parameter",
+        );
+        check(
+            "kind = \"group\"",
+            "kind = \"groups\"",
+            "group.toml:1:8: `kind`: the kind `groups` must live in `groups.toml`",
+        );
+        check(
+            "bucket = \"/api/v1\"",
+            "bucket = \"/api/v2\"",
+            "`bucket`: rate-limit bucket `/api/v2` is not declared",
+        );
+        check(
+            "read = \"okta.groups.read\"",
+            "read = \"groups.read\"",
+            "`groups.read` is not an Okta scope name",
+        );
+        check(
+            "get = \"GET",
+            "get = \"POST",
+            "`endpoints.get`: a `get` endpoint cannot use POST",
+        );
+        check(
+            "file = \"groups/{profile.name}\"",
+            "file = \"groups/all\"",
+            "`file`: one file per object needs at least one `{field}`",
+        );
+        check(
+            "file = \"groups/{profile.name}\"",
+            "file = \"groups/{profile..name}\"",
+            "`file`: invalid field path `profile..name`",
+        );
+        check(
+            "list = \"GET /api/v1/groups\"",
+            "",
+            "`endpoints.list`: only a singleton can do without a `list` endpoint",
+        );
+        check(
+            "[params]",
+            "[fields]\nvolatile = [\"a[0]\"]\n[params]",
+            "`fields.volatile`: invalid field path `a[0]`",
+        );
+        check(
+            "[params]",
+            "[[references]]\npath = \"x\"\nkind = \"nothing\"\n[params]",
+            "`references[0].kind`: `nothing` is not a kind",
+        );
+        check("[params]", "after = 1\n[params]", "`(syntax)`");
+        check(
+            "list = \"GET /api/v1/groups\"",
+            "list = { op = \"GET /api/v1/iam/roles\", paginate = \"body\" }",
+            "a body-paginated list needs `items`",
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = problems(
+            "bucket = \"/api/v1\"",
+            "bucket = \"/x\"\nparent_when = { path = \"a\", equals = 1 }",
+        );
+        assert!(text.contains("rate-limit bucket `/x`"), "{text}");
+        assert!(text.contains("`parent_when`: there is no parent"), "{text}");
+    }
+
+    #[test]
+    fn parent_cycles_are_refused() {
+        let a = GROUP.replace("kind = \"group\"", "kind = \"a\"").replace(
+            "file = \"groups/{profile.name}\"",
+            "file = \"{parent}/x/{profile.name}\"\nparent = \"b\"",
+        );
+        let b = GROUP.replace("kind = \"group\"", "kind = \"b\"").replace(
+            "file = \"groups/{profile.name}\"",
+            "file = \"{parent}/y/{profile.name}\"\nparent = \"a\"",
+        );
+        let error = load_with(&[("a.toml", &a), ("b.toml", &b)])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("parents form a cycle"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_provider_file_is_named() {
+        let error = load("okta", &[]).unwrap_err().to_string();
+        assert!(error.contains("schemas/okta/_provider.toml"), "{error}");
+    }
 }

@@ -73,7 +73,10 @@ impl Catalogue {
 
     /// Loads a catalogue from `(path, text)` pairs: `schemas/<provider>/*.toml` are kinds (and
     /// the provider file), `schemas/<provider>/fields/*.json` their field indexes.
-    pub fn from_files(provider: &str, files: &[(String, String)]) -> Result<Self, LoadCatalogueError> {
+    pub fn from_files(
+        provider: &str,
+        files: &[(String, String)],
+    ) -> Result<Self, LoadCatalogueError> {
         let kind_prefix = format!("schemas/{provider}/");
         let fields_prefix = format!("schemas/{provider}/fields/");
         let toml_files: Vec<(String, String)> = files
@@ -97,12 +100,11 @@ impl Catalogue {
             if !(path.starts_with(&fields_prefix) && path.ends_with(".json")) {
                 continue;
             }
-            let index: FieldIndex = serde_json::from_str(text).map_err(|source| {
-                LoadCatalogueError::FieldIndex {
+            let index: FieldIndex =
+                serde_json::from_str(text).map_err(|source| LoadCatalogueError::FieldIndex {
                     file: path.clone(),
                     source,
-                }
-            })?;
+                })?;
             fields.insert(index.kind.clone(), (path.clone(), index));
         }
         let mut catalogue = Catalogue {
@@ -142,7 +144,12 @@ impl Catalogue {
     /// manage scopes, plus the read scopes of every kind those do not cover, plus the
     /// provider's extra scopes (the System Log). Sorted.
     pub fn requested_scopes(&self) -> Vec<String> {
-        let manage: BTreeSet<&str> = self.provider.requested_manage.iter().map(String::as_str).collect();
+        let manage: BTreeSet<&str> = self
+            .provider
+            .requested_manage
+            .iter()
+            .map(String::as_str)
+            .collect();
         let mut scopes: BTreeSet<String> = manage.iter().map(|s| s.to_string()).collect();
         for kind in &self.kinds {
             for read in &kind.scopes.read {
@@ -174,7 +181,11 @@ impl Catalogue {
         for kind in &self.kinds {
             scopes.extend(kind.scopes.manage.iter().cloned());
             for read in &kind.scopes.read {
-                if !kind.scopes.manage.contains(&read.replace(".read", ".manage")) {
+                if !kind
+                    .scopes
+                    .manage
+                    .contains(&read.replace(".read", ".manage"))
+                {
                     scopes.insert(read.clone());
                 }
             }
@@ -197,5 +208,83 @@ impl Catalogue {
             })
             .map(|k| k.name.as_str())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn okta() -> &'static Catalogue {
+        Catalogue::okta().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_embedded_catalogue_loads_with_a_field_index_per_kind() {
+        let catalogue = okta();
+        for kind in catalogue.kinds() {
+            assert!(
+                catalogue.fields(&kind.name).is_some(),
+                "{} has no field index: run `BUTTERFLY_BLESS=1 cargo test --locked catalogue_spec`",
+                kind.name
+            );
+        }
+    }
+
+    /// The offline half of the spec contract: the committed indexes are checked against the
+    /// spec in `tests/it/catalogue_spec.rs`; here every named path is checked against them.
+    #[test]
+    fn every_named_field_is_in_the_kinds_response_schema() {
+        let catalogue = okta();
+        let mut missing = Vec::new();
+        for kind in catalogue.kinds() {
+            let Some(index) = catalogue.fields(&kind.name) else {
+                continue;
+            };
+            for (field, path) in kind.named_paths() {
+                if !index.has_response_field(&path) {
+                    missing.push(format!("{}: `{field}` names `{path}`", kind.source));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "not in Okta's response schemas:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn restore_order_puts_every_dependency_first_and_deletes_reverse_it() {
+        let catalogue = okta();
+        let order = catalogue.restore_order().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(order.len(), catalogue.kinds().len());
+        let position = |name: &str| order.iter().position(|k| k == name).unwrap();
+        for (kind, deps) in order::dependencies(catalogue.kinds()) {
+            for (dep, why) in deps {
+                assert!(
+                    position(dep) < position(kind),
+                    "{dep} must be restored before {kind} ({why:?})"
+                );
+            }
+        }
+        let deletes = order::delete_order(catalogue.kinds()).unwrap();
+        assert_eq!(deletes.first(), order.last());
+        assert_eq!(deletes.last(), order.first());
+    }
+
+    #[test]
+    fn requested_scopes_drop_factors_manage_and_add_the_system_log() {
+        let scopes = okta().requested_scopes();
+        assert!(!scopes.iter().any(|s| s == "okta.factors.manage"));
+        assert!(scopes.iter().any(|s| s == "okta.logs.read"));
+        assert!(scopes.iter().any(|s| s == "okta.groups.manage"));
+        // A read scope covered by its manage scope is not asked for twice.
+        assert!(!scopes.iter().any(|s| s == "okta.groups.read"));
+        // Kinds outside the published list are still readable.
+        assert!(scopes.iter().any(|s| s == "okta.schemas.read"));
+        for scope in okta().read_scopes() {
+            assert!(scope.ends_with(".read"), "{scope}");
+        }
     }
 }

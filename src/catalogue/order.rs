@@ -26,7 +26,10 @@ pub fn dependencies(kinds: &[Kind]) -> BTreeMap<&str, Vec<(&str, Because)>> {
         }
         for reference in &kind.references {
             if !reference.weak && reference.kind != kind.name {
-                entry.push((reference.kind.as_str(), Because::Reference(reference.path.to_string())));
+                entry.push((
+                    reference.kind.as_str(),
+                    Because::Reference(reference.path.to_string()),
+                ));
             }
         }
         for after in &kind.after {
@@ -93,5 +96,64 @@ fn find_cycle(remaining: &BTreeMap<&str, BTreeSet<&str>>) -> Vec<String> {
             Some(next) => current = next,
             None => return path.iter().map(|k| k.to_string()).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalogue::Catalogue;
+
+    fn files(kinds: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut files = vec![(
+            "schemas/t/_provider.toml".to_string(),
+            "provider = \"t\"\ntitle = \"t\"\n[[buckets]]\nname = \"b\"\nper_minute = 1\nabout = \"\"\n[requested_scopes]\nabout = \"\"\nmanage = []\nextra = []\n"
+                .to_string(),
+        )];
+        for (name, extra) in kinds {
+            files.push((
+                format!("schemas/t/{name}.toml"),
+                format!(
+                    "kind = \"{name}\"\ntitle = \"\"\nabout = \"\"\nid = \"id\"\nfile = \"{name}/{{id}}\"\nscopes = {{ read = \"okta.x.read\" }}\nbucket = \"b\"\n{extra}\n[endpoints]\nlist = \"GET /{name}\"\n"
+                ),
+            ));
+        }
+        files
+    }
+
+    #[test]
+    fn references_order_kinds_and_weak_ones_do_not() {
+        let catalogue = Catalogue::from_files(
+            "t",
+            &files(&[
+                ("rule", "[[references]]\npath = \"g\"\nkind = \"group\"\n"),
+                (
+                    "group",
+                    "[[references]]\npath = \"r\"\nkind = \"rule\"\nweak = true\n",
+                ),
+                ("zone", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            catalogue.restore_order().unwrap(),
+            vec!["group", "rule", "zone"]
+        );
+    }
+
+    #[test]
+    fn a_cycle_is_named() {
+        let catalogue = Catalogue::from_files(
+            "t",
+            &files(&[
+                ("a", "after = [\"b\"]\n"),
+                ("b", "[[references]]\npath = \"x\"\nkind = \"a\"\n"),
+            ]),
+        )
+        .unwrap();
+        let error = catalogue.restore_order().unwrap_err().to_string();
+        assert!(
+            error.contains("a → b → a") || error.contains("b → a → b"),
+            "{error}"
+        );
     }
 }

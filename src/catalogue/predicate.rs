@@ -81,7 +81,8 @@ impl Predicate {
                     ));
                 }
                 let json = |v: &toml::Value| serde_json::to_value(v).map_err(|e| e.to_string());
-                let list = |vs: &Vec<toml::Value>| vs.iter().map(json).collect::<Result<Vec<_>, _>>();
+                let list =
+                    |vs: &Vec<toml::Value>| vs.iter().map(json).collect::<Result<Vec<_>, _>>();
                 if let Some(value) = &test.equals {
                     Predicate::Equals(path, json(value)?)
                 } else if let Some(values) = &test.one_of {
@@ -183,8 +184,10 @@ mod tests {
         assert!(parse(r#"{ path = "missing", not_in = ["Everyone"] }"#).matches(&everyone));
         assert!(parse(r#"{ path = "missing", exists = false }"#).matches(&everyone));
         assert!(
-            parse(r#"{ any = [{ path = "a", equals = 1 }, { path = "type", equals = "BUILT_IN" }] }"#)
-                .matches(&everyone)
+            parse(
+                r#"{ any = [{ path = "a", equals = 1 }, { path = "type", equals = "BUILT_IN" }] }"#
+            )
+            .matches(&everyone)
         );
         assert!(!parse(r#"{ not = { path = "system", equals = true } }"#).matches(&everyone));
     }
@@ -195,7 +198,8 @@ mod tests {
         struct Wrap {
             p: RawPredicate,
         }
-        let wrap: Wrap = toml::from_str(r#"p = { path = "a", equals = 1, exists = true }"#).unwrap();
+        let wrap: Wrap =
+            toml::from_str(r#"p = { path = "a", equals = 1, exists = true }"#).unwrap();
         assert!(Predicate::from_raw(&wrap.p).is_err());
     }
 }

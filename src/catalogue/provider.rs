@@ -66,7 +66,10 @@ impl Provider {
                 ));
             }
             if buckets.contains_key(&bucket.name) {
-                return Err(("buckets.name".into(), format!("bucket `{}` is declared twice", bucket.name)));
+                return Err((
+                    "buckets.name".into(),
+                    format!("bucket `{}` is declared twice", bucket.name),
+                ));
             }
             buckets.insert(
                 bucket.name.clone(),

@@ -78,7 +78,9 @@ impl<'s> Flattener<'s> {
                 }
             }
         }
-        if types.is_empty() && (schema.get("properties").is_some() || schema.get("additionalProperties").is_some()) {
+        if types.is_empty()
+            && (schema.get("properties").is_some() || schema.get("additionalProperties").is_some())
+        {
             types.insert("object".to_string());
         }
         if name.is_some() {
@@ -124,7 +126,10 @@ impl<'s> Flattener<'s> {
         entry.read_only |= self.flag(raw, resolved, "readOnly");
         entry.write_only |= self.flag(raw, resolved, "writeOnly");
         if entry.default.is_none() {
-            entry.default = raw.get("default").or_else(|| resolved.get("default")).cloned();
+            entry.default = raw
+                .get("default")
+                .or_else(|| resolved.get("default"))
+                .cloned();
         }
         if let Some(values) = raw
             .get("enum")
@@ -218,7 +223,11 @@ impl<'s> Flattener<'s> {
             .filter_map(|(key, info)| {
                 key.strip_prefix("$.")
                     .map(str::to_string)
-                    .or_else(|| key.strip_prefix('$').filter(|k| k.starts_with('[')).map(|k| k.to_string()))
+                    .or_else(|| {
+                        key.strip_prefix('$')
+                            .filter(|k| k.starts_with('['))
+                            .map(|k| k.to_string())
+                    })
                     .map(|k| (k, info))
             })
             .collect()
@@ -269,7 +278,10 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
         .pointer("/components/requestBodies")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    let paths = spec.get("paths").and_then(Value::as_object).unwrap_or(&empty);
+    let paths = spec
+        .get("paths")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     let flattener = Flattener { schemas };
     let mut indexes = BTreeMap::new();
     let mut problems = Vec::new();
@@ -291,7 +303,11 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
             let mut endpoints: Vec<(String, &Endpoint, Option<&str>)> = Vec::new();
             for (role, endpoint) in variant.endpoints.all() {
                 let items = if role == "list" {
-                    variant.endpoints.list.as_ref().and_then(|l| l.items.as_deref())
+                    variant
+                        .endpoints
+                        .list
+                        .as_ref()
+                        .and_then(|l| l.items.as_deref())
                 } else {
                     None
                 };
@@ -307,7 +323,10 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                     format!("endpoints.{role}")
                 };
                 let Some(item) = paths.get(&endpoint.path) else {
-                    problem(field, format!("`{}` is not a path in Okta's spec", endpoint.path));
+                    problem(
+                        field,
+                        format!("`{}` is not a path in Okta's spec", endpoint.path),
+                    );
                     continue;
                 };
                 let method = endpoint.method.as_str().to_ascii_lowercase();
@@ -316,7 +335,9 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                         .as_object()
                         .map(|o| {
                             o.keys()
-                                .filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str()))
+                                .filter(|k| {
+                                    ["get", "post", "put", "patch", "delete"].contains(&k.as_str())
+                                })
                                 .map(|k| k.to_ascii_uppercase())
                                 .collect()
                         })
@@ -338,7 +359,12 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
-                    .chain(item.get("parameters").and_then(Value::as_array).into_iter().flatten())
+                    .chain(
+                        item.get("parameters")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten(),
+                    )
                     .filter_map(|p| {
                         let p = match p.get("$ref").and_then(Value::as_str) {
                             Some(r) => r
@@ -350,7 +376,8 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                         p.get("name").and_then(Value::as_str)
                     })
                     .collect();
-                let mut query_names: Vec<&str> = endpoint.query.keys().map(String::as_str).collect();
+                let mut query_names: Vec<&str> =
+                    endpoint.query.keys().map(String::as_str).collect();
                 if role == "list"
                     && let Some(list) = &variant.endpoints.list
                 {
@@ -365,20 +392,27 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                     if !declared.contains(name) {
                         problem(
                             field.clone(),
-                            format!("Okta's spec declares no query parameter `{name}` on {} {}", endpoint.method, endpoint.path),
+                            format!(
+                                "Okta's spec declares no query parameter `{name}` on {} {}",
+                                endpoint.method, endpoint.path
+                            ),
                         );
                     }
                 }
                 let scopes = operation_scopes(operation);
-                let declared_scopes: &[String] = if role == "list" || role == "get" || role == "parents_from" {
-                    &kind.scopes.read
-                } else {
-                    &kind.scopes.manage
-                };
+                let declared_scopes: &[String] =
+                    if role == "list" || role == "get" || role == "parents_from" {
+                        &kind.scopes.read
+                    } else {
+                        &kind.scopes.manage
+                    };
                 for scope in &scopes {
                     let covered = declared_scopes.contains(scope)
                         || (scope.ends_with(".read")
-                            && kind.scopes.manage.contains(&scope.replace(".read", ".manage")));
+                            && kind
+                                .scopes
+                                .manage
+                                .contains(&scope.replace(".read", ".manage")));
                     if !covered {
                         problem(
                             field.clone(),
@@ -407,7 +441,13 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                 match role.as_str() {
                     "list" | "get" => {
                         let Some(schema) = success_response(operation) else {
-                            problem(field, format!("{} {} returns no JSON body in the spec", endpoint.method, endpoint.path));
+                            problem(
+                                field,
+                                format!(
+                                    "{} {} returns no JSON body in the spec",
+                                    endpoint.method, endpoint.path
+                                ),
+                            );
                             continue;
                         };
                         let (resolved, _) = flattener.resolve(schema);
@@ -416,15 +456,25 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                                 Some(key) => {
                                     let fields = flattener.fields_of(resolved);
                                     if !fields.contains_key(key) {
-                                        problem(field.clone(), format!("the list response has no member `{key}`"));
+                                        problem(
+                                            field.clone(),
+                                            format!("the list response has no member `{key}`"),
+                                        );
                                     }
                                     resolved
-                                        .pointer(&format!("/properties/{}", key.replace('~', "~0").replace('/', "~1")))
+                                        .pointer(&format!(
+                                            "/properties/{}",
+                                            key.replace('~', "~0").replace('/', "~1")
+                                        ))
                                         .and_then(|p| flattener.resolve(p).0.get("items"))
                                 }
                                 None if resolved.get("items").is_some() => resolved.get("items"),
                                 None => {
-                                    problem(field.clone(), "the spec's list response is not an array; set `items`".into());
+                                    problem(
+                                        field.clone(),
+                                        "the spec's list response is not an array; set `items`"
+                                            .into(),
+                                    );
                                     None
                                 }
                             }
@@ -463,7 +513,10 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                 if !index.has_response_field(&path) {
                     problem(
                         field,
-                        format!("`{path}` is not a field of {}'s response schema in Okta's spec", kind.name),
+                        format!(
+                            "`{path}` is not a field of {}'s response schema in Okta's spec",
+                            kind.name
+                        ),
                     );
                 }
             }
@@ -495,7 +548,8 @@ fn merge(into: &mut BTreeMap<String, FieldInfo>, path: String, info: FieldInfo) 
         }
         Some(existing) => {
             if existing.ty != info.ty {
-                let mut all: BTreeSet<String> = existing.ty.split('|').map(str::to_string).collect();
+                let mut all: BTreeSet<String> =
+                    existing.ty.split('|').map(str::to_string).collect();
                 all.extend(info.ty.split('|').map(str::to_string));
                 if all.len() > 1 {
                     all.remove("any");
@@ -539,9 +593,15 @@ mod tests {
         assert_eq!(fields["groupIds"].ty, "array");
         assert_eq!(fields["groupIds[*]"].ty, "string");
         assert_eq!(fields["status"].default, Some(json!("ACTIVE")));
-        assert_eq!(fields["status"].one_of, vec![json!("ACTIVE"), json!("INACTIVE")]);
+        assert_eq!(
+            fields["status"].one_of,
+            vec![json!("ACTIVE"), json!("INACTIVE")]
+        );
         assert_eq!(fields["self"].ty, "object");
-        assert!(!fields.contains_key("self.id"), "recursion stops at a schema already on the path");
+        assert!(
+            !fields.contains_key("self.id"),
+            "recursion stops at a schema already on the path"
+        );
         assert!(fields.contains_key("profile.*"));
     }
 }

@@ -78,7 +78,9 @@ pub fn render(catalogue: &Catalogue, args: &Args) -> Result<String, Failure> {
     if args.order {
         let order = catalogue.restore_order().map_err(|e| anyhow!("{e}"))?;
         return Ok(match args.format {
-            Format::Json => pretty(&json!({"restore": order, "delete": order.iter().rev().collect::<Vec<_>>()})),
+            Format::Json => {
+                pretty(&json!({"restore": order, "delete": order.iter().rev().collect::<Vec<_>>()}))
+            }
             Format::Text => {
                 let mut out = String::new();
                 for (i, kind) in order.iter().enumerate() {
@@ -89,7 +91,11 @@ pub fn render(catalogue: &Catalogue, args: &Args) -> Result<String, Failure> {
         });
     }
     let kinds: Vec<&Kind> = match &args.kind {
-        Some(name) => vec![catalogue.kind(name).ok_or_else(|| unknown_kind(catalogue, name))?],
+        Some(name) => vec![
+            catalogue
+                .kind(name)
+                .ok_or_else(|| unknown_kind(catalogue, name))?,
+        ],
         None => catalogue.kinds().iter().collect(),
     };
     Ok(match args.format {
@@ -149,12 +155,22 @@ fn list_note(list: &ListEndpoint) -> String {
         notes.push(format!("limit {limit}"));
     }
     if let Some(each) = &list.each {
-        notes.push(format!("once per {} ({} values)", each.param, each.values.len()));
+        notes.push(format!(
+            "once per {} ({} values)",
+            each.param,
+            each.values.len()
+        ));
     }
     notes.join(", ")
 }
 
-fn endpoint_line(out: &mut String, role: &str, endpoint: &Endpoint, note: Option<String>, kind_bucket: &str) {
+fn endpoint_line(
+    out: &mut String,
+    role: &str,
+    endpoint: &Endpoint,
+    note: Option<String>,
+    kind_bucket: &str,
+) {
     let mut line = format!("  {role:<12} {endpoint}");
     let mut notes: Vec<String> = note.into_iter().collect();
     if endpoint.bucket != kind_bucket {
@@ -189,7 +205,13 @@ fn write_variant(out: &mut String, kind: &Kind, variant: &Variant) {
         let _ = writeln!(out, "{line}");
     }
     if let Some(from) = &variant.parents_from {
-        endpoint_line(out, "parents from", &from.endpoint, Some(list_note(from)), &bucket);
+        endpoint_line(
+            out,
+            "parents from",
+            &from.endpoint,
+            Some(list_note(from)),
+            &bucket,
+        );
     }
     if let Some(when) = &variant.when {
         let _ = writeln!(out, "  {:<12} {when}", "when");
@@ -197,7 +219,12 @@ fn write_variant(out: &mut String, kind: &Kind, variant: &Variant) {
     if let Some(list) = &variant.endpoints.list {
         endpoint_line(out, "list", &list.endpoint, Some(list_note(list)), &bucket);
     }
-    for (role, endpoint) in variant.endpoints.all().into_iter().skip_while(|(r, _)| r == "list") {
+    for (role, endpoint) in variant
+        .endpoints
+        .all()
+        .into_iter()
+        .skip_while(|(r, _)| r == "list")
+    {
         endpoint_line(out, &role, endpoint, None, &bucket);
     }
 }
@@ -212,7 +239,12 @@ fn write_kind(out: &mut String, catalogue: &Catalogue, kind: &Kind, full: bool) 
     } else {
         kind.scopes.manage.join(" + ")
     };
-    let _ = writeln!(out, "  {:<12} read {} · manage {manage}", "scopes", kind.scopes.read.join(" + "));
+    let _ = writeln!(
+        out,
+        "  {:<12} read {} · manage {manage}",
+        "scopes",
+        kind.scopes.read.join(" + ")
+    );
     let _ = writeln!(out, "  {:<12} {}", "bucket", kind_bucket(kind));
     if let Some(reason) = &kind.opt_in {
         let _ = writeln!(out, "  {:<12} {reason}", "opt-in");
@@ -230,7 +262,10 @@ fn write_kind(out: &mut String, catalogue: &Catalogue, kind: &Kind, full: bool) 
             let kept = if keep.is_empty() {
                 "every field".to_string()
             } else {
-                keep.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                keep.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             format!("one file per parent, members sorted by `{member}`, keeping {kept}")
         }
@@ -247,9 +282,16 @@ fn write_kind(out: &mut String, catalogue: &Catalogue, kind: &Kind, full: bool) 
         let _ = writeln!(out, "  {:<12} {{{name}}} = {source}", "param");
     }
     let paths = |list: &[crate::catalogue::FieldPath]| {
-        list.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        list.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    for (label, list) in [("volatile", &kind.volatile), ("read-only", &kind.read_only), ("secret", &kind.secret)] {
+    for (label, list) in [
+        ("volatile", &kind.volatile),
+        ("read-only", &kind.read_only),
+        ("secret", &kind.secret),
+    ] {
         if !list.is_empty() {
             let _ = writeln!(out, "  {label:<12} {}", paths(list));
         }
@@ -278,7 +320,10 @@ fn write_kind(out: &mut String, catalogue: &Catalogue, kind: &Kind, full: bool) 
         );
     }
     for reference in &kind.references {
-        let mut line = format!("  {:<12} {} → {}", "reference", reference.path, reference.kind);
+        let mut line = format!(
+            "  {:<12} {} → {}",
+            "reference", reference.path, reference.kind
+        );
         if let Some(target) = &reference.target {
             let _ = write!(line, ".{target}");
         }
@@ -316,6 +361,7 @@ fn endpoint_json(endpoint: &Endpoint) -> Value {
     json!({
         "method": endpoint.method.as_str(),
         "path": endpoint.path,
+        "fixed": endpoint.fixed,
         "query": endpoint.query,
         "bucket": endpoint.bucket,
     })

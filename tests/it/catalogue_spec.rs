@@ -12,8 +12,13 @@ use butterfly::catalogue::{Catalogue, spec};
 use crate::support;
 
 fn load_spec() -> Option<serde_json::Value> {
-    let path = support::shared_dir().join("okta").join("okta-management-openapi.yaml");
-    let path = support::require_file(&path, "Okta's OpenAPI spec (../shared/okta/okta-management-openapi.yaml)")?;
+    let path = support::shared_dir()
+        .join("okta")
+        .join("okta-management-openapi.yaml");
+    let path = support::require_file(
+        &path,
+        "Okta's OpenAPI spec (../shared/okta/okta-management-openapi.yaml)",
+    )?;
     let text = fs::read_to_string(&path).expect("the spec is readable");
     let spec: serde_json::Value = serde_yaml_ng::from_str(&text).expect("the spec is valid YAML");
     Some(spec)
@@ -28,7 +33,11 @@ fn catalogue_spec_agrees_and_field_indexes_are_current() {
         problems.is_empty(),
         "the catalogue disagrees with Okta's spec ({} problems):\n{}",
         problems.len(),
-        problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+        problems
+            .iter()
+            .map(|p| format!("  {p}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 
     let dir = support::root().join("schemas").join("okta").join("fields");
@@ -61,7 +70,7 @@ fn catalogue_spec_agrees_and_field_indexes_are_current() {
     }
     assert!(
         stale.is_empty(),
-        "field indexes differ from what Okta's spec yields for: {}\nregenerate with `BUTTERFLY_BLESS=1 cargo nextest run catalogue_spec` and review the diff",
+        "field indexes differ from what Okta's spec yields for: {}\nregenerate with `BUTTERFLY_BLESS=1 cargo test --locked catalogue_spec` and review the diff",
         stale.join(", ")
     );
 }
