@@ -135,6 +135,29 @@ impl Catalogue {
         self.fields.get(kind)
     }
 
+    /// What Okta assumes for an absent field of `kind`: the spec's `default:` values of
+    /// writable response fields without `[*]`/`*` steps, overridden by the kind's declared
+    /// `defaults`. A diff or plan fills these in so "absent" and "the default" compare equal.
+    pub fn defaults(&self, kind: &Kind) -> Vec<(FieldPath, serde_json::Value)> {
+        let mut defaults: BTreeMap<String, (FieldPath, serde_json::Value)> = BTreeMap::new();
+        if let Some(index) = self.fields(&kind.name) {
+            for (path, info) in &index.response {
+                let (Some(value), false) = (&info.default, info.read_only) else {
+                    continue;
+                };
+                if let Ok(parsed) = FieldPath::parse(path)
+                    && parsed.is_single()
+                {
+                    defaults.insert(path.clone(), (parsed, value.clone()));
+                }
+            }
+        }
+        for (path, value) in &kind.defaults {
+            defaults.insert(path.to_string(), (path.clone(), value.clone()));
+        }
+        defaults.into_values().collect()
+    }
+
     /// Kinds in restore order (see [`order::restore_order`]).
     pub fn restore_order(&self) -> Result<Vec<String>, order::CycleError> {
         order::restore_order(&self.kinds)
@@ -276,6 +299,7 @@ mod tests {
     #[test]
     fn requested_scopes_drop_factors_manage_and_add_the_system_log() {
         let scopes = okta().requested_scopes();
+        assert!(scopes.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
         assert!(!scopes.iter().any(|s| s == "okta.factors.manage"));
         assert!(scopes.iter().any(|s| s == "okta.logs.read"));
         assert!(scopes.iter().any(|s| s == "okta.groups.manage"));

@@ -155,11 +155,12 @@ fn list_note(list: &ListEndpoint) -> String {
         notes.push(format!("limit {limit}"));
     }
     if let Some(each) = &list.each {
-        notes.push(format!(
-            "once per {} ({} values)",
-            each.param,
-            each.values.len()
-        ));
+        let values: Vec<&str> = each
+            .values
+            .iter()
+            .map(|v| if v.is_empty() { "(none)" } else { v.as_str() })
+            .collect();
+        notes.push(format!("once per {}: {}", each.param, values.join(" | ")));
     }
     notes.join(", ")
 }
@@ -232,7 +233,9 @@ fn write_variant(out: &mut String, kind: &Kind, variant: &Variant) {
 fn write_kind(out: &mut String, catalogue: &Catalogue, kind: &Kind, full: bool) {
     let _ = writeln!(out, "{} — {}", kind.name, kind.title);
     if full {
-        let _ = writeln!(out, "  {}", kind.about);
+        for line in kind.about.lines() {
+            let _ = writeln!(out, "  {}", line.trim());
+        }
     }
     let manage = if kind.scopes.manage.is_empty() {
         "(not restorable)".to_string()
@@ -306,7 +309,7 @@ fn write_kind(out: &mut String, catalogue: &Catalogue, kind: &Kind, full: bool) 
             }
         }
     }
-    for (path, value) in &kind.defaults {
+    for (path, value) in catalogue.defaults(kind) {
         let _ = writeln!(out, "  {:<12} {path} = {value}", "default");
     }
     for derived in &kind.derived {
@@ -436,7 +439,7 @@ pub fn kind_json(catalogue: &Catalogue, kind: &Kind) -> Value {
             "read_only": strings(&kind.read_only),
             "secret": strings(&kind.secret),
             "sets": kind.sets.iter().map(|s| json!({"path": s.path.to_string(), "key": s.key.as_ref().map(ToString::to_string)})).collect::<Vec<_>>(),
-            "defaults": kind.defaults.iter().map(|(p, v)| (p.to_string(), v.clone())).collect::<serde_json::Map<_, _>>(),
+            "defaults": catalogue.defaults(kind).into_iter().map(|(p, v)| (p.to_string(), v)).collect::<serde_json::Map<_, _>>(),
         },
         "derived": kind.derived.iter().map(|d| json!({"name": d.name, "from": d.from.to_string(), "transform": d.transform.as_str()})).collect::<Vec<_>>(),
         "references": kind.references.iter().map(|r| json!({

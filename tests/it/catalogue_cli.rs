@@ -106,7 +106,7 @@ fn catalogue_kind_shows_fields_references_and_lifecycle() {
     let text = stdout(&output);
     for expected in [
         "group_rule — Group rule",
-        "lifecycle.activate POST /api/v1/groups/rules/{groupRuleId}/lifecycle/activate",
+        "lifecycle    activate: POST /api/v1/groups/rules/{groupRuleId}/lifecycle/activate",
         "reference    actions.assignUserToGroups.groupIds[*] → group",
         "reference    conditions.expression.value → group (inside an expression)",
         "volatile     lastUpdated",

@@ -2,5 +2,6 @@
 //! through the public library or the real `butterfly` binary.
 
 mod catalogue_cli;
+mod catalogue_examples;
 mod catalogue_spec;
 mod support;
