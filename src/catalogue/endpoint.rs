@@ -96,6 +96,9 @@ pub struct RawEndpointTable {
     /// Constant values for path placeholders (`{appName}` = `admin-console`).
     #[serde(default)]
     pub fixed: BTreeMap<String, String>,
+    /// The list returns partial objects: each must be read again with `get`.
+    #[serde(default)]
+    pub partial: bool,
 }
 
 /// A list that must be called once per value of a query parameter (policies by `type`).
@@ -130,6 +133,8 @@ pub struct ListEndpoint {
     /// The page size to ask for (Okta's maximum for this list).
     pub limit: Option<u32>,
     pub each: Option<RawEach>,
+    /// The list returns partial objects: each is read again with the kind's `get`.
+    pub partial: bool,
 }
 
 impl Endpoint {

@@ -257,13 +257,17 @@ impl<'a> Checker<'a> {
         let pagination = table.and_then(|t| t.paginate);
         if !is_list
             && table.is_some_and(|t| {
-                t.paginate.is_some() || t.items.is_some() || t.limit.is_some() || t.each.is_some()
+                t.paginate.is_some()
+                    || t.items.is_some()
+                    || t.limit.is_some()
+                    || t.each.is_some()
+                    || t.partial
             })
         {
             self.report(
                 offset,
                 field,
-                "`paginate`, `items`, `limit` and `each` apply to list endpoints only",
+                "`paginate`, `items`, `limit`, `each` and `partial` apply to list endpoints only",
             );
         }
         let fixed = table.map(|t| t.fixed.clone()).unwrap_or_default();
@@ -307,6 +311,7 @@ impl<'a> Checker<'a> {
             items,
             limit: table.and_then(|t| t.limit),
             each: table.and_then(|t| t.each.clone()),
+            partial: table.is_some_and(|t| t.partial),
         })
     }
 }
@@ -957,6 +962,13 @@ fn check_variant(
             file.span().start,
             &format!("{prefix}endpoints"),
             "a kind needs a `list` or a `get` endpoint, or it cannot be backed up",
+        );
+    }
+    if endpoints.list.as_ref().is_some_and(|l| l.partial) && endpoints.get.is_none() {
+        c.report(
+            file.span().start,
+            &format!("{prefix}endpoints.list"),
+            "a list of partial objects needs a `get` endpoint to read each one in full",
         );
     }
     if *shape == Shape::Singleton && endpoints.get.is_none() {

@@ -158,6 +158,39 @@ impl Catalogue {
         defaults.into_values().collect()
     }
 
+    /// A variant's full file pattern under `okta/`, with `{parent}` expanded through the
+    /// ancestors and their placeholders named by kind:
+    /// `brands/{brand:name}/email-templates/{email_template:name}/customizations/{language}`.
+    pub fn file_pattern(&self, kind: &Kind, variant: &Variant) -> String {
+        let mut out = String::new();
+        for part in &variant.file.parts {
+            match part {
+                FilePart::Literal(text) => out.push_str(text),
+                FilePart::Field(path) => {
+                    out.push('{');
+                    if variant.parent.is_some() {
+                        out.push_str(&kind.name);
+                        out.push(':');
+                    }
+                    out.push_str(&path.to_string());
+                    out.push('}');
+                }
+                FilePart::Parent => {
+                    let parent = variant.parent.as_deref().and_then(|p| self.kind(p));
+                    match parent {
+                        Some(parent) => {
+                            let pattern = self.file_pattern(parent, parent.primary());
+                            // Name the parent's own placeholders by its kind too.
+                            out.push_str(&qualify(&pattern, &parent.name));
+                        }
+                        None => out.push_str("{parent}"),
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Kinds in restore order (see [`order::restore_order`]).
     pub fn restore_order(&self) -> Result<Vec<String>, order::CycleError> {
         order::restore_order(&self.kinds)
@@ -234,9 +267,43 @@ impl Catalogue {
     }
 }
 
+/// Prefixes unqualified `{field}` placeholders of a pattern with `kind:`.
+fn qualify(pattern: &str, kind: &str) -> String {
+    let mut out = String::new();
+    let mut rest = pattern;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let close = rest.find('}').unwrap_or(rest.len());
+        if !rest[..close].contains(':') {
+            out.push_str(kind);
+            out.push(':');
+        }
+        out.push_str(&rest[..close]);
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_patterns_expand_parents_and_name_their_kinds() {
+        let catalogue = okta();
+        let kind = catalogue.kind("email_template_customization").unwrap();
+        assert_eq!(
+            catalogue.file_pattern(kind, kind.primary()),
+            "brands/{brand:name}/email-templates/{email_template:name}/customizations/{email_template_customization:language}"
+        );
+        let group = catalogue.kind("group").unwrap();
+        assert_eq!(
+            catalogue.file_pattern(group, group.primary()),
+            "groups/{profile.name}"
+        );
+    }
 
     fn okta() -> &'static Catalogue {
         Catalogue::okta().unwrap_or_else(|e| panic!("{e}"))

@@ -242,12 +242,22 @@ fn media_schema(holder: &Value) -> Option<&Value> {
         .and_then(|m| m.get("schema"))
 }
 
-fn success_response(operation: &Value) -> Option<&Value> {
+/// The JSON schema of an operation's first 2xx response, following a `$ref` to
+/// `#/components/responses/…`.
+fn success_response<'s>(spec: &'s Value, operation: &'s Value) -> Option<&'s Value> {
     let responses = operation.get("responses")?.as_object()?;
     responses
         .iter()
         .filter(|(code, _)| code.starts_with('2'))
-        .find_map(|(_, response)| media_schema(response))
+        .find_map(|(_, response)| {
+            let response = match response.get("$ref").and_then(Value::as_str) {
+                Some(reference) => reference
+                    .strip_prefix("#/components/responses/")
+                    .and_then(|name| spec.pointer(&format!("/components/responses/{name}")))?,
+                None => response,
+            };
+            media_schema(response)
+        })
 }
 
 fn operation_scopes(operation: &Value) -> Vec<String> {
@@ -440,7 +450,7 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                 // Schemas: what the kind's objects look like when read, and when written.
                 match role.as_str() {
                     "list" | "get" => {
-                        let Some(schema) = success_response(operation) else {
+                        let Some(schema) = success_response(spec, operation) else {
                             problem(
                                 field,
                                 format!(

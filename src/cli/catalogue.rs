@@ -154,6 +154,9 @@ fn list_note(list: &ListEndpoint) -> String {
     if let Some(limit) = list.limit {
         notes.push(format!("limit {limit}"));
     }
+    if list.partial {
+        notes.push("partial objects: each read again with get".to_string());
+    }
     if let Some(each) = &list.each {
         let values: Vec<&str> = each
             .values
@@ -172,7 +175,10 @@ fn endpoint_line(
     note: Option<String>,
     kind_bucket: &str,
 ) {
-    let mut line = format!("  {role:<12} {endpoint}");
+    let mut line = match role.strip_prefix("lifecycle.") {
+        Some(name) => format!("  {:<12} {name}: {endpoint}", "lifecycle"),
+        None => format!("  {role:<12} {endpoint}"),
+    };
     let mut notes: Vec<String> = note.into_iter().collect();
     if endpoint.bucket != kind_bucket {
         notes.push(format!("bucket {}", endpoint.bucket));
@@ -192,12 +198,17 @@ fn kind_bucket(kind: &Kind) -> String {
         .unwrap_or_default()
 }
 
-fn write_variant(out: &mut String, kind: &Kind, variant: &Variant) {
+fn write_variant(out: &mut String, catalogue: &Catalogue, kind: &Kind, variant: &Variant) {
     let bucket = kind_bucket(kind);
     if kind.variants.len() > 1 {
         let _ = writeln!(out, "  variant {}:", variant.name);
     }
-    let _ = writeln!(out, "  {:<12} okta/{}.json", "file", variant.file);
+    let _ = writeln!(
+        out,
+        "  {:<12} okta/{}.json",
+        "file",
+        catalogue.file_pattern(kind, variant)
+    );
     if let Some(parent) = &variant.parent {
         let mut line = format!("  {:<12} {parent}", "parent");
         if let Some(when) = &variant.parent_when {
@@ -253,7 +264,7 @@ fn write_kind(out: &mut String, catalogue: &Catalogue, kind: &Kind, full: bool) 
         let _ = writeln!(out, "  {:<12} {reason}", "opt-in");
     }
     for variant in &kind.variants {
-        write_variant(out, kind, variant);
+        write_variant(out, catalogue, kind, variant);
     }
     if !full {
         return;
@@ -379,6 +390,7 @@ fn list_json(list: &ListEndpoint) -> Value {
     });
     value["items"] = json!(list.items);
     value["limit"] = json!(list.limit);
+    value["partial"] = json!(list.partial);
     value["each"] = match &list.each {
         Some(each) => json!({"param": each.param, "values": each.values}),
         None => Value::Null,
@@ -406,7 +418,8 @@ pub fn kind_json(catalogue: &Catalogue, kind: &Kind) -> Value {
             }
             json!({
                 "name": v.name,
-                "file": format!("okta/{}.json", v.file),
+                "file": format!("okta/{}.json", catalogue.file_pattern(kind, v)),
+                "file_template": v.file.text,
                 "parent": v.parent,
                 "parent_when": v.parent_when.as_ref().map(ToString::to_string),
                 "parents_from": v.parents_from.as_ref().map(list_json),

@@ -69,6 +69,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("brand", "brand"),
     ("brand_theme", "brand_theme"),
     ("email_customization", "email_template_customization"),
+    ("email_template_settings", "email_template_settings"),
     ("sms_template", "sms_template"),
     (
         "admin_role_assignment_standard_user",
@@ -124,11 +125,18 @@ fn okta_examples_carry_each_kinds_id_natural_key_and_reference_ids() {
         }
         if kind.shape == Shape::Resource {
             for field in kind.natural_key() {
-                match field.get(example) {
+                // A derived key is computed at backup time: its source must be in the payload.
+                let derived = kind.derived.iter().find(|d| {
+                    field.segments().get(1)
+                        == Some(&butterfly::catalogue::Segment::Key(d.name.clone()))
+                        && field.first_key() == Some(butterfly::catalogue::DERIVED_MEMBER)
+                });
+                let source = derived.map_or(field, |d| &d.from);
+                match source.get(example) {
                     Some(Value::String(s)) if !s.is_empty() => {}
                     Some(Value::Number(_)) => {}
                     other => problems.push(format!(
-                        "{key} ({kind_name}): natural key `{field}` is {other:?}, not a non-empty value"
+                        "{key} ({kind_name}): natural key `{field}` (from `{source}`) is {other:?}, not a non-empty value"
                     )),
                 }
             }
