@@ -65,7 +65,7 @@ pub struct FieldIndex {
 /// The provenance note every index file carries.
 pub const NOTE: &str = "Derived from Okta's management OpenAPI spec (Apache-2.0; okta/okta-sdk-golang \
 .generator/okta-management-APIs-oasv3-noEnums-inheritance.yaml, see ../shared/okta/SOURCE.txt) \
-by src/catalogue/spec.rs. Do not edit: regenerate with `BUTTERFLY_BLESS=1 cargo test --locked catalogue_spec`.";
+by src/catalogue/spec.rs. Do not edit: regenerate with `BUTTERFLY_BLESS=1 cargo test --locked --tests catalogue_spec`.";
 
 impl FieldIndex {
     /// True when `path` is a field of the response schema, directly or under an object whose

@@ -315,7 +315,7 @@ mod tests {
         for kind in catalogue.kinds() {
             assert!(
                 catalogue.fields(&kind.name).is_some(),
-                "{} has no field index: run `BUTTERFLY_BLESS=1 cargo test --locked catalogue_spec`",
+                "{} has no field index: run `BUTTERFLY_BLESS=1 cargo test --locked --tests catalogue_spec`",
                 kind.name
             );
         }

@@ -70,7 +70,7 @@ fn catalogue_spec_agrees_and_field_indexes_are_current() {
     }
     assert!(
         stale.is_empty(),
-        "field indexes differ from what Okta's spec yields for: {}\nregenerate with `BUTTERFLY_BLESS=1 cargo test --locked catalogue_spec` and review the diff",
+        "field indexes differ from what Okta's spec yields for: {}\nregenerate with `BUTTERFLY_BLESS=1 cargo test --locked --tests catalogue_spec` and review the diff",
         stale.join(", ")
     );
 }
