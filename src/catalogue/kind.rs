@@ -226,7 +226,9 @@ pub enum Embedding {
     /// Ids in double quotes inside an Okta Expression Language string
     /// (`isMemberOfAnyGroup("00g1…")`).
     Expression,
-    /// The id is the last segment of a URL, or follows the kind's collection in an ORN.
+    /// The id follows the target kind's collection (the first segment of its list path after
+    /// `/api/v1/`: `groups`, `users`, `apps`) in a REST URL (`…/api/v1/groups/00g1…`) or an
+    /// ORN (`orn:okta:directory:<org>:groups:00g1…[:contained_resources]`).
     Url,
 }
 
@@ -306,13 +308,11 @@ impl Kind {
         self.system.as_ref().is_some_and(|p| p.matches(object))
     }
 
-    /// True when Butterfly can write this kind back at all.
+    /// True when Butterfly can write this kind back at all (create, update or lifecycle).
     pub fn is_restorable(&self) -> bool {
-        self.variants.iter().any(|v| {
-            v.endpoints.create.is_some()
-                || v.endpoints.replace.is_some()
-                || v.endpoints.update.is_some()
-        })
+        self.variants
+            .iter()
+            .any(|v| !v.endpoints.writes().is_empty())
     }
 
     /// Every field path the kind names, with the field it is named in, for the spec check.

@@ -78,6 +78,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("admin_role_assignment_custom_user", "admin_role_assignment"),
     ("admin_role_assignment_client", "admin_role_assignment"),
     ("custom_role", "custom_role"),
+    ("custom_role_permission", "custom_role_permission"),
     ("resource_set", "resource_set"),
     ("behavior_rule", "behavior_rule"),
     ("device_assurance_macos", "device_assurance_policy"),
