@@ -267,6 +267,8 @@ pub struct Kind {
     pub id: Option<FieldPath>,
     pub variants: Vec<Variant>,
     pub scopes: Scopes,
+    /// The rate-limit bucket of the kind's endpoints unless one names its own.
+    pub bucket: String,
     /// Why this kind is left out of backups unless asked for (one request per user, …).
     pub opt_in: Option<String>,
     pub volatile: Vec<FieldPath>,

@@ -225,6 +225,7 @@ impl<'a> Checker<'a> {
         &mut self,
         raw: &Spanned<RawEndpoint>,
         field: &str,
+        is_list: bool,
         default_bucket: &str,
         provider: &Provider,
     ) -> Option<ListEndpoint> {
@@ -253,7 +254,6 @@ impl<'a> Checker<'a> {
                 ),
             );
         }
-        let is_list = field.ends_with("list") || field.ends_with("parents_from");
         let pagination = table.and_then(|t| t.paginate);
         if !is_list
             && table.is_some_and(|t| {
@@ -884,6 +884,7 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
         id,
         variants,
         scopes,
+        bucket: raw.bucket.get_ref().clone(),
         opt_in: raw.opt_in.clone(),
         volatile,
         read_only,
@@ -917,7 +918,7 @@ fn check_variant(
     let mut endpoints = Endpoints::default();
     let check = |c: &mut Checker<'_>, role: &str, raw: &Spanned<RawEndpoint>| {
         let field = format!("{prefix}endpoints.{role}");
-        let endpoint = c.endpoint(raw, &field, bucket, provider)?;
+        let endpoint = c.endpoint(raw, &field, role == "list", bucket, provider)?;
         let role_key = role.split('.').next().unwrap_or(role);
         if !allowed_methods(role_key).contains(&endpoint.endpoint.method) {
             c.report(
@@ -953,7 +954,7 @@ fn check_variant(
     let parents_from = match parents_from {
         Some(raw) => {
             let field = format!("{prefix}parents_from");
-            Some(c.endpoint(raw, &field, bucket, provider)?)
+            Some(c.endpoint(raw, &field, true, bucket, provider)?)
         }
         None => None,
     };

@@ -189,17 +189,8 @@ fn endpoint_line(
     let _ = writeln!(out, "{line}");
 }
 
-fn kind_bucket(kind: &Kind) -> String {
-    kind.primary()
-        .endpoints
-        .all()
-        .first()
-        .map(|(_, e)| e.bucket.clone())
-        .unwrap_or_default()
-}
-
 fn write_variant(out: &mut String, catalogue: &Catalogue, kind: &Kind, variant: &Variant) {
-    let bucket = kind_bucket(kind);
+    let bucket = &kind.bucket;
     if kind.variants.len() > 1 {
         let _ = writeln!(out, "  variant {}:", variant.name);
     }
@@ -229,7 +220,7 @@ fn write_variant(out: &mut String, catalogue: &Catalogue, kind: &Kind, variant: 
         let _ = writeln!(out, "  {:<12} {when}", "when");
     }
     if let Some(list) = &variant.endpoints.list {
-        endpoint_line(out, "list", &list.endpoint, Some(list_note(list)), &bucket);
+        endpoint_line(out, "list", &list.endpoint, Some(list_note(list)), bucket);
     }
     for (role, endpoint) in variant
         .endpoints
@@ -237,7 +228,7 @@ fn write_variant(out: &mut String, catalogue: &Catalogue, kind: &Kind, variant: 
         .into_iter()
         .skip_while(|(r, _)| r == "list")
     {
-        endpoint_line(out, &role, endpoint, None, &bucket);
+        endpoint_line(out, &role, endpoint, None, bucket);
     }
 }
 
@@ -259,7 +250,7 @@ fn write_kind(out: &mut String, catalogue: &Catalogue, kind: &Kind, full: bool) 
         "scopes",
         kind.scopes.read.join(" + ")
     );
-    let _ = writeln!(out, "  {:<12} {}", "bucket", kind_bucket(kind));
+    let _ = writeln!(out, "  {:<12} {}", "bucket", kind.bucket);
     if let Some(reason) = &kind.opt_in {
         let _ = writeln!(out, "  {:<12} {reason}", "opt-in");
     }
