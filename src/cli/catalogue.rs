@@ -213,7 +213,7 @@ fn write_variant(out: &mut String, catalogue: &Catalogue, kind: &Kind, variant: 
             "parents from",
             &from.endpoint,
             Some(list_note(from)),
-            &bucket,
+            bucket,
         );
     }
     if let Some(when) = &variant.when {
