@@ -5,3 +5,4 @@
 
 pub mod catalogue;
 pub mod cli;
+pub mod snapshot;
