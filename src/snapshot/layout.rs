@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::catalogue::{FilePart, Kind, Variant};
+use crate::catalogue::{Catalogue, FilePart, Kind, Variant};
 
 /// The folder of an org repository holding Okta's objects.
 pub const ROOT: &str = "okta";
@@ -174,6 +174,100 @@ pub fn disambiguate(stems: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
+/// One segment of a kind's expanded file pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PatternSegment {
+    Literal(String),
+    /// A segment holding at least one natural-key value.
+    Key,
+}
+
+/// A kind's file pattern as segments, ancestors expanded, and how many of them are the
+/// parent's stem.
+fn pattern(catalogue: &Catalogue, variant: &Variant) -> (Vec<PatternSegment>, usize) {
+    let mut segments = Vec::new();
+    let mut parent_len = 0;
+    if !variant.file.has_parent() {
+        segments.push(PatternSegment::Literal(ROOT.to_string()));
+    }
+    let mut current: Option<(String, bool)> = None; // (literal text so far, holds a key)
+    for part in &variant.file.parts {
+        match part {
+            FilePart::Parent => {
+                if let Some(parent) = variant.parent.as_deref().and_then(|p| catalogue.kind(p)) {
+                    let (parent_segments, _) = pattern(catalogue, parent.primary());
+                    parent_len = parent_segments.len();
+                    segments.extend(parent_segments);
+                }
+            }
+            FilePart::Literal(text) => {
+                let mut pieces = text.split('/').peekable();
+                while let Some(piece) = pieces.next() {
+                    let entry = current.get_or_insert_with(|| (String::new(), false));
+                    entry.0.push_str(piece);
+                    if pieces.peek().is_some() {
+                        let (text, key) = current.take().unwrap_or_default();
+                        if key {
+                            segments.push(PatternSegment::Key);
+                        } else if !text.is_empty() {
+                            segments.push(PatternSegment::Literal(text));
+                        }
+                    }
+                }
+            }
+            FilePart::Field(_) => {
+                current.get_or_insert_with(|| (String::new(), false)).1 = true;
+            }
+        }
+    }
+    if let Some((text, key)) = current {
+        if key {
+            segments.push(PatternSegment::Key);
+        } else if !text.is_empty() {
+            segments.push(PatternSegment::Literal(text));
+        }
+    }
+    (segments, parent_len)
+}
+
+/// Which kind a file of an org repository holds, found by matching its path against every
+/// kind's pattern (the match with the most literal segments wins).
+#[derive(Debug, Clone)]
+pub struct Resolved<'c> {
+    pub kind: &'c Kind,
+    pub variant: usize,
+    /// The parent object's stem, for nested kinds.
+    pub parent: Option<String>,
+}
+
+/// Resolves `okta/…/name.json` to its kind; `None` when no kind's pattern matches.
+pub fn resolve<'c>(catalogue: &'c Catalogue, path: &str) -> Option<Resolved<'c>> {
+    let stem = path.strip_suffix(".json")?;
+    let parts: Vec<&str> = stem.split('/').collect();
+    let mut best: Option<(usize, Resolved<'c>)> = None;
+    for kind in catalogue.kinds() {
+        for (index, variant) in kind.variants.iter().enumerate() {
+            let (segments, parent_len) = pattern(catalogue, variant);
+            if segments.len() != parts.len() {
+                continue;
+            }
+            let mut literals = 0;
+            let matches = segments.iter().zip(&parts).all(|(segment, part)| match segment {
+                PatternSegment::Literal(text) => {
+                    literals += 1;
+                    text == part
+                }
+                PatternSegment::Key => !part.is_empty(),
+            });
+            if matches && best.as_ref().is_none_or(|(score, _)| literals > *score) {
+                let parent = (parent_len > 0).then(|| parts[..parent_len].join("/"));
+                best = Some((literals, Resolved { kind, variant: index, parent }));
+            }
+        }
+    }
+    best.map(|(_, resolved)| resolved)
+}
+
 /// A stem's file path: `<stem>.json`.
 pub fn file_path(stem: &str) -> String {
     format!("{stem}.json")
@@ -273,6 +367,29 @@ mod tests {
             error.to_string(),
             "policy 00p2: its natural key `name` is missing or not a string or number, so its file cannot be named"
         );
+    }
+
+    #[test]
+    fn paths_resolve_to_their_kind_and_parent() {
+        let catalogue = Catalogue::okta().unwrap();
+        for (path, kind, parent) in [
+            ("okta/groups/Engineering.json", "group", None),
+            ("okta/groups/Engineering/members.json", "group_membership", Some("okta/groups/Engineering")),
+            ("okta/group-rules/Engineering - auto.json", "group_rule", None),
+            ("okta/apps/Jira~0oa1/users.json", "app_user_assignment", Some("okta/apps/Jira~0oa1")),
+            ("okta/policies/OKTA_SIGN_ON/Default Policy/rules/Default Rule.json", "policy_rule", Some("okta/policies/OKTA_SIGN_ON/Default Policy")),
+            ("okta/org/settings.json", "org_settings", None),
+            ("okta/org/threat-insight.json", "threat_insight", None),
+            ("okta/user-types/user/schema.json", "user_schema", Some("okta/user-types/user")),
+            ("okta/users/a@x/admin-roles.json", "admin_role_assignment", Some("okta/users/a@x")),
+            ("okta/brands/B/email-templates/UserActivation/customizations/en.json", "email_template_customization", Some("okta/brands/B/email-templates/UserActivation")),
+        ] {
+            let resolved = resolve(catalogue, path).unwrap_or_else(|| panic!("{path} resolves"));
+            assert_eq!(resolved.kind.name, kind, "{path}");
+            assert_eq!(resolved.parent.as_deref(), parent, "{path}");
+        }
+        assert!(resolve(catalogue, "okta/nothing/here/at/all.json").is_none());
+        assert!(resolve(catalogue, "README.md").is_none());
     }
 
     proptest! {
