@@ -5,6 +5,7 @@
 //! (`catalogue`, and later `ops`).
 
 pub mod catalogue;
+pub mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -48,11 +49,14 @@ pub struct Cli {
 pub enum Command {
     /// List the Okta resource kinds Butterfly knows: files, scopes, endpoints, fields
     Catalogue(catalogue::Args),
+    /// Run the Okta simulator (for tests and demos) on a fixture org
+    Sim(sim::Args),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<Outcome, Failure> {
     match cli.command {
         Command::Catalogue(args) => catalogue::run(args),
+        Command::Sim(args) => sim::run(args),
     }
 }

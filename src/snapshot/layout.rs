@@ -252,16 +252,26 @@ pub fn resolve<'c>(catalogue: &'c Catalogue, path: &str) -> Option<Resolved<'c>>
                 continue;
             }
             let mut literals = 0;
-            let matches = segments.iter().zip(&parts).all(|(segment, part)| match segment {
-                PatternSegment::Literal(text) => {
-                    literals += 1;
-                    text == part
-                }
-                PatternSegment::Key => !part.is_empty(),
-            });
+            let matches = segments
+                .iter()
+                .zip(&parts)
+                .all(|(segment, part)| match segment {
+                    PatternSegment::Literal(text) => {
+                        literals += 1;
+                        text == part
+                    }
+                    PatternSegment::Key => !part.is_empty(),
+                });
             if matches && best.as_ref().is_none_or(|(score, _)| literals > *score) {
                 let parent = (parent_len > 0).then(|| parts[..parent_len].join("/"));
-                best = Some((literals, Resolved { kind, variant: index, parent }));
+                best = Some((
+                    literals,
+                    Resolved {
+                        kind,
+                        variant: index,
+                        parent,
+                    },
+                ));
             }
         }
     }
@@ -374,15 +384,43 @@ mod tests {
         let catalogue = Catalogue::okta().unwrap();
         for (path, kind, parent) in [
             ("okta/groups/Engineering.json", "group", None),
-            ("okta/groups/Engineering/members.json", "group_membership", Some("okta/groups/Engineering")),
-            ("okta/group-rules/Engineering - auto.json", "group_rule", None),
-            ("okta/apps/Jira~0oa1/users.json", "app_user_assignment", Some("okta/apps/Jira~0oa1")),
-            ("okta/policies/OKTA_SIGN_ON/Default Policy/rules/Default Rule.json", "policy_rule", Some("okta/policies/OKTA_SIGN_ON/Default Policy")),
+            (
+                "okta/groups/Engineering/members.json",
+                "group_membership",
+                Some("okta/groups/Engineering"),
+            ),
+            (
+                "okta/group-rules/Engineering - auto.json",
+                "group_rule",
+                None,
+            ),
+            (
+                "okta/apps/Jira~0oa1/users.json",
+                "app_user_assignment",
+                Some("okta/apps/Jira~0oa1"),
+            ),
+            (
+                "okta/policies/OKTA_SIGN_ON/Default Policy/rules/Default Rule.json",
+                "policy_rule",
+                Some("okta/policies/OKTA_SIGN_ON/Default Policy"),
+            ),
             ("okta/org/settings.json", "org_settings", None),
             ("okta/org/threat-insight.json", "threat_insight", None),
-            ("okta/user-types/user/schema.json", "user_schema", Some("okta/user-types/user")),
-            ("okta/users/a@x/admin-roles.json", "admin_role_assignment", Some("okta/users/a@x")),
-            ("okta/brands/B/email-templates/UserActivation/customizations/en.json", "email_template_customization", Some("okta/brands/B/email-templates/UserActivation")),
+            (
+                "okta/user-types/user/schema.json",
+                "user_schema",
+                Some("okta/user-types/user"),
+            ),
+            (
+                "okta/users/a@x/admin-roles.json",
+                "admin_role_assignment",
+                Some("okta/users/a@x"),
+            ),
+            (
+                "okta/brands/B/email-templates/UserActivation/customizations/en.json",
+                "email_template_customization",
+                Some("okta/brands/B/email-templates/UserActivation"),
+            ),
         ] {
             let resolved = resolve(catalogue, path).unwrap_or_else(|| panic!("{path} resolves"));
             assert_eq!(resolved.kind.name, kind, "{path}");

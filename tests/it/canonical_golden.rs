@@ -10,10 +10,7 @@ use butterfly::snapshot::canonical::{self, Context};
 use butterfly::snapshot::fingerprint::FingerprintKey;
 use chrono::{DateTime, Utc};
 
-use crate::support::{self, EXAMPLES};
-
-/// The fixed fingerprint key of tests and fixtures.
-pub const TEST_KEY: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
+use crate::support::{self, EXAMPLES, TEST_KEY};
 
 #[test]
 fn okta_examples_canonicalise_to_their_golden_files() {

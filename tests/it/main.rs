@@ -5,4 +5,5 @@ mod canonical_golden;
 mod catalogue_cli;
 mod catalogue_examples;
 mod catalogue_spec;
+mod sim_api;
 mod support;

@@ -2,8 +2,13 @@
 //! something missing skips — loudly, and never in CI, where `BUTTERFLY_REQUIRE_ALL=1` turns
 //! every skip into a failure.
 
+pub mod sim;
+
 use std::fs;
 use std::path::{Path, PathBuf};
+
+/// The fixed fingerprint key of tests and fixtures.
+pub const TEST_KEY: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 
 /// The project root.
 pub fn root() -> PathBuf {

@@ -1,0 +1,90 @@
+//! `butterfly sim --listen ADDR --fixture DIR [--grant-scopes S,S] [--token-ttl SECS]`: runs the
+//! Okta simulator, prints one JSON line with its URL and credentials, and serves until SIGTERM
+//! or Ctrl-C.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{Failure, Outcome};
+use crate::sim;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+
+    /// The fixture org: a folder holding an `okta/` tree in the org-repo layout
+    #[arg(long)]
+    pub fixture: PathBuf,
+
+    /// The scopes the simulated service app is granted (comma-separated); default: all
+    #[arg(long, value_delimiter = ',')]
+    pub grant_scopes: Option<Vec<String>>,
+
+    /// Access token lifetime in seconds (Okta's is 3600)
+    #[arg(long, default_value_t = 3600)]
+    pub token_ttl: u64,
+}
+
+pub fn run(args: Args) -> Result<Outcome, Failure> {
+    if !args.fixture.join("okta").is_dir() {
+        return Err(Failure::Usage(format!(
+            "--fixture {}: not a fixture org (it has no `okta/` folder)",
+            args.fixture.display()
+        )));
+    }
+    let options = sim::Options {
+        fixture: args.fixture.clone(),
+        granted_scopes: args
+            .grant_scopes
+            .map(|s| s.into_iter().collect::<BTreeSet<_>>()),
+        token_ttl: Duration::from_secs(args.token_ttl),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+    runtime.block_on(async move {
+        let state = sim::State::new(&options).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listen on {}", args.listen))?;
+        let address = listener.local_addr().context("read the bound address")?;
+        let endpoint = state.endpoint(format!("http://{address}"));
+        let line = serde_json::to_string(&endpoint).context("render the start line")?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{line}").context("write the start line")?;
+        stdout.flush().context("flush stdout")?;
+        drop(stdout);
+        tracing::info!(%address, "simulator listening");
+        sim::serve(listener, state, shutdown_signal())
+            .await
+            .context("serve the simulator")?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(Outcome::Done)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,718 @@
+//! The request handler: authentication, routing, scope checks, rate limits, then the
+//! operation (list, get, create, replace, update, delete, lifecycle) on the simulated org,
+//! answered in Okta's shapes (Link headers, body pagination, error bodies).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::State;
+use super::error::OktaError;
+use super::org::{Object, ObjectRef};
+use super::route::{Matched, NoRoute, Role};
+use crate::catalogue::{Kind, Method, Pagination, Shape, Variant};
+
+type Reply = Result<Response, OktaError>;
+
+pub async fn handle(
+    AxumState(state): AxumState<Arc<State>>,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = format!("sim{:017x}", rand_like(&uri));
+    let path = uri.path().to_string();
+    let query: HashMap<String, String> = uri
+        .query()
+        .map(|q| url_form(q).into_iter().collect::<HashMap<_, _>>())
+        .unwrap_or_default();
+    let mut response = if path == "/oauth2/v1/token" && method == HttpMethod::POST {
+        let form: HashMap<String, String> = url_form(&String::from_utf8_lossy(&body))
+            .into_iter()
+            .collect();
+        state.auth.token(&headers, &form)
+    } else {
+        let bucket = "/api/v1".to_string();
+        match api(&state, &method, &path, &query, &headers, &body) {
+            Ok((response, bucket)) => with_rate(&state, response, &bucket),
+            Err((error, Some(bucket))) => with_rate(&state, error.into_response(), &bucket),
+            Err((error, None)) => with_rate(&state, error.into_response(), &bucket),
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-okta-request-id", value);
+    }
+    response
+}
+
+fn with_rate(state: &State, mut response: Response, bucket: &str) -> Response {
+    let usage = state.rate.peek(bucket);
+    let headers = response.headers_mut();
+    headers.insert("x-rate-limit-limit", HeaderValue::from(usage.limit));
+    headers.insert("x-rate-limit-remaining", HeaderValue::from(usage.remaining));
+    headers.insert("x-rate-limit-reset", HeaderValue::from(usage.reset));
+    response
+}
+
+fn rand_like(uri: &Uri) -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (uri.path().len() as u64)
+}
+
+/// Decodes `application/x-www-form-urlencoded` text (also a query string).
+pub fn url_form(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| super::route::percent_decode(&s.replace('+', " "));
+            (decode(key), decode(value))
+        })
+        .collect()
+}
+
+fn method_of(method: &HttpMethod) -> Option<Method> {
+    Some(match *method {
+        HttpMethod::GET => Method::Get,
+        HttpMethod::POST => Method::Post,
+        HttpMethod::PUT => Method::Put,
+        HttpMethod::PATCH => Method::Patch,
+        HttpMethod::DELETE => Method::Delete,
+        _ => return None,
+    })
+}
+
+type ApiResult = Result<(Response, String), (OktaError, Option<String>)>;
+
+fn api(
+    state: &State,
+    method: &HttpMethod,
+    path: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult {
+    let method = method_of(method).ok_or((OktaError::method_not_allowed(), None))?;
+    let matched = match state.routes.find(method, path) {
+        Ok(matched) => matched,
+        Err(NoRoute::Method) => return Err((OktaError::method_not_allowed(), None)),
+        Err(NoRoute::Path) => return Err((OktaError::path_not_found(path), None)),
+    };
+    let bucket = matched.route.bucket.clone();
+    let fail = |error: OktaError| (error, Some(bucket.clone()));
+    // Okta answers 411 to a body-less POST or PUT without `Content-Length: 0`.
+    if matches!(method, Method::Post | Method::Put)
+        && body.is_empty()
+        && !headers.contains_key("content-length")
+    {
+        return Err(fail(OktaError::length_required()));
+    }
+    let grant = state.auth.authorize(headers).map_err(&fail)?;
+    let kind = state
+        .catalogue
+        .kind(&matched.route.kind)
+        .ok_or_else(|| fail(OktaError::path_not_found(path)))?;
+    let variant = &kind.variants[matched.route.variant];
+    let role_key = match &matched.route.role {
+        Role::List => "list".to_string(),
+        Role::Get => "get".to_string(),
+        Role::Create => "create".to_string(),
+        Role::Replace => "replace".to_string(),
+        Role::Update => "update".to_string(),
+        Role::Delete => "delete".to_string(),
+        Role::ParentsFrom => "parents_from".to_string(),
+        Role::Lifecycle(name) => format!("lifecycle.{name}"),
+    };
+    let required = state
+        .catalogue
+        .fields(&kind.name)
+        .and_then(|index| {
+            index
+                .operations
+                .get(&format!("{}.{role_key}", variant.name))
+        })
+        .map(|op| op.scopes.clone())
+        .unwrap_or_default();
+    if !grant.covers(&required) {
+        return Err(fail(OktaError::access_denied()));
+    }
+    if !state.rate.take(&bucket).allowed {
+        return Err(fail(OktaError::rate_limited()));
+    }
+    let base = format!(
+        "http://{}",
+        headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1")
+    );
+    let context = Context {
+        state,
+        kind,
+        variant,
+        matched: &matched,
+        query,
+        base: &base,
+    };
+    let response = match &matched.route.role {
+        Role::List => context.list(),
+        Role::Get => context.get(),
+        Role::Create => context.create(body),
+        Role::Replace => context.replace(body, false),
+        Role::Update => context.replace(body, true),
+        Role::Delete => context.delete(),
+        Role::Lifecycle(name) => context.lifecycle(name),
+        Role::ParentsFrom => context.parents_from(),
+    };
+    response.map(|r| (r, bucket.clone())).map_err(fail)
+}
+
+struct Context<'a> {
+    state: &'a State,
+    kind: &'a Kind,
+    variant: &'a Variant,
+    matched: &'a Matched<'a>,
+    query: &'a HashMap<String, String>,
+    base: &'a str,
+}
+
+impl Context<'_> {
+    fn org(&self) -> std::sync::MutexGuard<'_, super::org::Org> {
+        self.state.org.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The parent named by the path's parameters, for nested kinds.
+    fn parent(&self, org: &super::org::Org) -> Result<Option<ObjectRef>, OktaError> {
+        let Some(parent_kind) = self.variant.parent.as_deref() else {
+            return Ok(None);
+        };
+        let mut found: Option<ObjectRef> = None;
+        for (param, source) in &self.variant.params {
+            if source.depth != 1 {
+                continue;
+            }
+            let Some(value) = self.matched.params.get(param) else {
+                continue;
+            };
+            let candidates = org.all(parent_kind);
+            let parent = candidates.into_iter().find(|object| {
+                if source.path.to_string() == "id" {
+                    object.id == *value
+                } else {
+                    source.path.get(&object.body).and_then(Value::as_str) == Some(value.as_str())
+                }
+            });
+            let Some(parent) = parent else {
+                return Err(OktaError::not_found(&format!("{value} ({parent_kind})")));
+            };
+            if let Some(when) = &self.variant.parent_when
+                && !when.matches(&parent.body)
+            {
+                return Err(OktaError::not_found(&format!("{value} ({parent_kind})")));
+            }
+            found = Some((parent.kind.clone(), parent.id.clone()));
+        }
+        Ok(found)
+    }
+
+    /// The object the path names (depth-0 parameters), or the singleton under the parent.
+    fn target(&self, org: &super::org::Org) -> Result<Object, OktaError> {
+        let parent = self.parent(org)?;
+        let self_params: Vec<(&String, &crate::catalogue::ParamSource)> = self
+            .variant
+            .params
+            .iter()
+            .filter(|(_, s)| s.depth == 0)
+            .collect();
+        let objects = org.list(&self.kind.name, parent.as_ref());
+        let found = if self_params.is_empty() {
+            objects.into_iter().next()
+        } else {
+            objects.into_iter().find(|object| {
+                self_params.iter().all(|(param, source)| {
+                    let Some(value) = self.matched.params.get(*param) else {
+                        return true;
+                    };
+                    if source.path.to_string() == "id" {
+                        object.id == *value
+                    } else {
+                        source.path.get(&object.body).map(value_text).as_deref()
+                            == Some(value.as_str())
+                    }
+                })
+            })
+        };
+        found.cloned().ok_or_else(|| {
+            let what = self
+                .matched
+                .params
+                .values()
+                .last()
+                .cloned()
+                .unwrap_or_else(|| self.kind.name.clone());
+            OktaError::not_found(&format!("{what} ({})", self.kind.title))
+        })
+    }
+
+    /// An object as Okta returns it.
+    fn render(&self, org: &super::org::Org, object: &Object) -> Value {
+        // Relationship files that keep only the member id answer with the member itself
+        // (group members are users).
+        if let Shape::Relationship { keep, .. } = &self.kind.shape
+            && keep.len() == 1
+            && keep[0].to_string() == "id"
+            && let Some(reference) = self
+                .kind
+                .references
+                .iter()
+                .find(|r| r.path.to_string() == "id")
+            && let Some(member) = org.get(&reference.kind, &object.id)
+        {
+            return self.decorate(member.body.clone(), &member.id);
+        }
+        self.decorate(object.body.clone(), &object.id)
+    }
+
+    fn decorate(&self, mut body: Value, id: &str) -> Value {
+        if let Value::Object(map) = &mut body {
+            let mut links = Map::new();
+            if let Some(get) = &self.variant.endpoints.get {
+                let mut path = get.path.clone();
+                for (name, value) in &self.matched.params {
+                    path = path.replace(&format!("{{{name}}}"), value);
+                }
+                for (name, source) in &self.variant.params {
+                    if source.depth == 0 {
+                        path = path.replace(&format!("{{{name}}}"), id);
+                    }
+                }
+                links.insert(
+                    "self".into(),
+                    json!({"href": format!("{}{path}", self.base)}),
+                );
+            }
+            map.insert("_links".into(), Value::Object(links));
+        }
+        body
+    }
+
+    fn list(&self) -> Reply {
+        let Some(list) = &self.variant.endpoints.list else {
+            return Err(OktaError::method_not_allowed());
+        };
+        let org = self.org();
+        let parent = self.parent(&org)?;
+        let mut objects: Vec<&Object> = org.list(&self.kind.name, parent.as_ref());
+        if let Some(each) = &list.each
+            && !list.endpoint.path.contains(&format!("{{{}}}", each.param))
+        {
+            match self.query.get(&each.param) {
+                Some(value) if each.param == "filter" => {
+                    objects.retain(|o| filter_matches(value, &o.body));
+                }
+                Some(value) => objects
+                    .retain(|o| o.body.get(&each.param).and_then(Value::as_str) == Some(value)),
+                None if !each.values.iter().any(String::is_empty) => {
+                    return Err(OktaError::validation(format!(
+                        "{}: The field cannot be left blank",
+                        each.param
+                    )));
+                }
+                None => {}
+            }
+        }
+        // Okta's plain user list omits DEPROVISIONED users (NOTES.md §3.1).
+        if self.kind.name == "user"
+            && !self.query.contains_key("filter")
+            && !self.query.contains_key("search")
+        {
+            objects
+                .retain(|o| o.body.get("status").and_then(Value::as_str) != Some("DEPROVISIONED"));
+        }
+        let rendered: Vec<(String, Value)> = objects
+            .iter()
+            .map(|o| (o.id.clone(), self.render(&org, o)))
+            .collect();
+        drop(org);
+        let self_url = format!("{}{}", self.base, self.path_with_query(&[]));
+        match list.pagination {
+            Pagination::None => {
+                let items: Vec<Value> = rendered.into_iter().map(|(_, v)| v).collect();
+                let body = match &list.items {
+                    Some(key) => json!({ key.clone(): items }),
+                    None => Value::Array(items),
+                };
+                Ok((StatusCode::OK, axum::Json(body)).into_response())
+            }
+            Pagination::Link | Pagination::Body => {
+                let max = list.limit.unwrap_or(200) as usize;
+                let limit = match self.query.get("limit") {
+                    Some(text) => match text.parse::<i64>() {
+                        Ok(n) if n > 0 => (n as usize).min(max),
+                        Ok(_) => max,
+                        Err(_) => {
+                            return Err(OktaError::new(
+                                StatusCode::BAD_REQUEST,
+                                "E0000029",
+                                "Invalid paging request.",
+                            ));
+                        }
+                    },
+                    None => max,
+                };
+                let start = match self.query.get("after") {
+                    Some(after) => match rendered.iter().position(|(id, _)| id == after) {
+                        Some(at) => at + 1,
+                        None => {
+                            return Err(OktaError::new(
+                                StatusCode::BAD_REQUEST,
+                                "E0000029",
+                                "Invalid paging request.",
+                            ));
+                        }
+                    },
+                    None => 0,
+                };
+                let page: Vec<(String, Value)> =
+                    rendered.iter().skip(start).take(limit).cloned().collect();
+                let has_more = start + page.len() < rendered.len();
+                let next_url = page.last().filter(|_| has_more).map(|(last, _)| {
+                    format!(
+                        "{}{}",
+                        self.base,
+                        self.path_with_query(&[
+                            ("after", last.as_str()),
+                            ("limit", &limit.to_string())
+                        ])
+                    )
+                });
+                let items: Vec<Value> = page.into_iter().map(|(_, v)| v).collect();
+                if list.pagination == Pagination::Body {
+                    let mut body = Map::new();
+                    body.insert(
+                        list.items.clone().unwrap_or_else(|| "items".into()),
+                        Value::Array(items),
+                    );
+                    let mut links = Map::new();
+                    links.insert("self".into(), json!({"href": self_url}));
+                    if let Some(next) = next_url {
+                        links.insert("next".into(), json!({"href": next}));
+                    }
+                    body.insert("_links".into(), Value::Object(links));
+                    return Ok((StatusCode::OK, axum::Json(Value::Object(body))).into_response());
+                }
+                let mut response =
+                    (StatusCode::OK, axum::Json(Value::Array(items))).into_response();
+                let headers = response.headers_mut();
+                if let Ok(value) = HeaderValue::from_str(&format!("<{self_url}>; rel=\"self\"")) {
+                    headers.append("link", value);
+                }
+                if let Some(next) = next_url
+                    && let Ok(value) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\""))
+                {
+                    headers.append("link", value);
+                }
+                Ok(response)
+            }
+        }
+    }
+
+    /// The request path with its query, `overrides` replacing or adding parameters.
+    fn path_with_query(&self, overrides: &[(&str, &str)]) -> String {
+        let mut path = self.matched.route.template.clone();
+        for (name, value) in &self.matched.params {
+            path = path.replace(&format!("{{{name}}}"), &encode(value));
+        }
+        let mut pairs: Vec<(String, String)> = self
+            .query
+            .iter()
+            .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        pairs.sort();
+        if pairs.is_empty() {
+            path
+        } else {
+            let query: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+    }
+
+    fn get(&self) -> Reply {
+        let org = self.org();
+        let object = self.target(&org)?;
+        Ok((StatusCode::OK, axum::Json(self.render(&org, &object))).into_response())
+    }
+
+    fn create(&self, body: &Bytes) -> Reply {
+        let mut org = self.org();
+        let parent = self.parent(&org)?;
+        let mut value: Value = if body.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(body).map_err(|_| OktaError::body_not_well_formed())?
+        };
+        if !value.is_object() {
+            return Err(OktaError::body_not_well_formed());
+        }
+        // A member named in the path (PUT /groups/{groupId}/users/{userId}).
+        let path_id = self
+            .variant
+            .params
+            .iter()
+            .find(|(name, source)| {
+                source.depth == 0
+                    && source.path.to_string() == "id"
+                    && self.matched.params.contains_key(*name)
+            })
+            .and_then(|(name, _)| self.matched.params.get(name).cloned());
+        if let Some(id) = &path_id
+            && let Some(reference) = self
+                .kind
+                .references
+                .iter()
+                .find(|r| r.path.to_string() == "id")
+            && org.get(&reference.kind, id).is_none()
+        {
+            return Err(OktaError::not_found(&format!("{id} ({})", reference.kind)));
+        }
+        let id = path_id.unwrap_or_else(|| org.new_id(&self.kind.name));
+        let now = now_text();
+        if let Value::Object(map) = &mut value {
+            if self.kind.id.as_ref().is_some_and(|p| p.to_string() == "id") {
+                map.insert("id".into(), json!(id));
+            }
+            if self
+                .kind
+                .read_only
+                .iter()
+                .any(|p| p.to_string() == "created")
+            {
+                map.insert("created".into(), json!(now));
+            }
+            if !self.variant.endpoints.lifecycle.is_empty()
+                || self
+                    .kind
+                    .read_only
+                    .iter()
+                    .any(|p| p.to_string() == "status")
+            {
+                let activate = self.query.get("activate").map(String::as_str) != Some("false");
+                let status = match self.kind.name.as_str() {
+                    "user" if activate => "ACTIVE",
+                    "user" => "STAGED",
+                    "group_rule" => "INACTIVE",
+                    _ if activate => "ACTIVE",
+                    _ => "INACTIVE",
+                };
+                map.insert("status".into(), json!(status));
+            }
+        }
+        org.insert(self.kind, Some(id.clone()), parent, value);
+        let object = org
+            .get(&self.kind.name, &id)
+            .cloned()
+            .ok_or_else(|| OktaError::not_found(&id))?;
+        let rendered = self.render(&org, &object);
+        Ok((StatusCode::OK, axum::Json(rendered)).into_response())
+    }
+
+    fn replace(&self, body: &Bytes, partial: bool) -> Reply {
+        let mut org = self.org();
+        let existing = self.target(&org)?;
+        let incoming: Value =
+            serde_json::from_slice(body).map_err(|_| OktaError::body_not_well_formed())?;
+        if !incoming.is_object() {
+            return Err(OktaError::body_not_well_formed());
+        }
+        let mut updated = if partial {
+            let mut merged = existing.body.clone();
+            merge(&mut merged, &incoming);
+            merged
+        } else {
+            incoming
+        };
+        // Read-only fields keep their server values whatever the body says.
+        for path in &self.kind.read_only {
+            if let (Some(old), Some(key)) = (path.get(&existing.body), path.first_key())
+                && path.is_single()
+                && path.segments().len() == 1
+                && let Value::Object(map) = &mut updated
+            {
+                map.insert(key.to_string(), old.clone());
+            }
+        }
+        let object = org
+            .get_mut(&self.kind.name, &existing.id)
+            .ok_or_else(|| OktaError::not_found(&existing.id))?;
+        object.body = updated;
+        let object = object.clone();
+        let rendered = self.render(&org, &object);
+        Ok((StatusCode::OK, axum::Json(rendered)).into_response())
+    }
+
+    fn delete(&self) -> Reply {
+        let mut org = self.org();
+        let existing = self.target(&org)?;
+        if self.kind.is_system(&existing.body) {
+            return Err(OktaError::new(
+                StatusCode::FORBIDDEN,
+                "E0000006",
+                "You do not have permission to perform the requested action",
+            )
+            .with_cause("Okta-created objects cannot be deleted"));
+        }
+        if self.kind.name == "user"
+            && existing.body.get("status").and_then(Value::as_str) != Some("DEPROVISIONED")
+        {
+            // The first DELETE deactivates a user; the second deletes it.
+            if let Some(object) = org.get_mut("user", &existing.id)
+                && let Value::Object(map) = &mut object.body
+            {
+                map.insert("status".into(), json!("DEPROVISIONED"));
+            }
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        remove_with_children(&mut org, &self.kind.name, &existing.id);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+
+    fn lifecycle(&self, name: &str) -> Reply {
+        let mut org = self.org();
+        let existing = self.target(&org)?;
+        let status = match (self.kind.name.as_str(), name) {
+            ("user", "deactivate") => "DEPROVISIONED",
+            ("user", "suspend") => "SUSPENDED",
+            ("user", "expire_password") => "PASSWORD_EXPIRED",
+            (_, "activate" | "reactivate" | "unsuspend" | "unlock") => "ACTIVE",
+            (_, "deactivate") => "INACTIVE",
+            (_, "enable") => "ENABLED",
+            (_, "disable") => "DISABLED",
+            _ => return Ok(StatusCode::NO_CONTENT.into_response()),
+        };
+        if let Some(object) = org.get_mut(&self.kind.name, &existing.id)
+            && let Value::Object(map) = &mut object.body
+        {
+            map.insert("status".into(), json!(status));
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+
+    /// `GET /api/v1/iam/assignees/users`: the users that hold an admin role.
+    fn parents_from(&self) -> Reply {
+        let org = self.org();
+        let mut users: Vec<String> = org
+            .all(&self.kind.name)
+            .iter()
+            .filter_map(|o| o.parent.as_ref())
+            .filter(|(kind, _)| kind == "user")
+            .map(|(_, id)| id.clone())
+            .collect();
+        users.dedup();
+        let value: Vec<Value> = users
+            .iter()
+            .map(|id| json!({"id": id, "_links": {"self": {"href": format!("{}/api/v1/users/{id}", self.base)}}}))
+            .collect();
+        Ok((
+            StatusCode::OK,
+            axum::Json(json!({"value": value, "_links": {}})),
+        )
+            .into_response())
+    }
+}
+
+fn remove_with_children(org: &mut super::org::Org, kind: &str, id: &str) {
+    let me = (kind.to_string(), id.to_string());
+    org.remove(kind, id);
+    let children: Vec<(String, String)> = org
+        .children_of(&me)
+        .into_iter()
+        .map(|o| (o.kind.clone(), o.id.clone()))
+        .collect();
+    for (child_kind, child_id) in children {
+        remove_with_children(org, &child_kind, &child_id);
+    }
+}
+
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                match target.get_mut(key) {
+                    Some(existing) if existing.is_object() && value.is_object() => {
+                        merge(existing, value)
+                    }
+                    _ => {
+                        target.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn now_text() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The SCIM-like filter expressions Okta documents for lists: `field eq "value"`, joined by
+/// `and` / `or` (no parentheses yet).
+fn filter_matches(filter: &str, body: &Value) -> bool {
+    filter.split(" or ").any(|alternative| {
+        alternative.split(" and ").all(|term| {
+            let mut parts = term.trim().splitn(3, ' ');
+            let (Some(field), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return false;
+            };
+            let value = value.trim().trim_matches('"');
+            let actual = crate::catalogue::FieldPath::parse(field)
+                .ok()
+                .and_then(|p| p.get(body).map(value_text));
+            match op {
+                "eq" => actual.as_deref() == Some(value),
+                "ne" => actual.as_deref() != Some(value),
+                "sw" => actual.is_some_and(|a| a.starts_with(value)),
+                _ => false,
+            }
+        })
+    })
+}

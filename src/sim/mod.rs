@@ -1,0 +1,115 @@
+//! `butterfly sim`: an Okta org simulator driven by the catalogue, for tests and demos only.
+//! It serves every catalogue endpoint with Okta's paths, pagination, authentication, scope
+//! checks, rate-limit headers and error bodies, over an org loaded from a fixture tree in the
+//! canonical org-repo layout.
+//!
+//! Invariant: no production code path uses it (only `butterfly sim`, `butterfly demo` and tests).
+
+mod api;
+pub mod auth;
+pub mod error;
+pub mod org;
+mod rate;
+pub mod route;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::catalogue::Catalogue;
+use auth::Auth;
+use org::{FixtureError, Org};
+use route::Routes;
+
+/// How to start a simulator.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// A fixture tree (a folder holding `okta/`).
+    pub fixture: PathBuf,
+    /// The scopes the service client is granted; `None` grants every scope of the catalogue.
+    pub granted_scopes: Option<BTreeSet<String>>,
+    /// Access token lifetime (Okta: one hour).
+    pub token_ttl: Duration,
+}
+
+/// What a client needs to talk to a running simulator.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Endpoint {
+    pub url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub api_token: String,
+}
+
+/// The shared state of a running simulator.
+#[derive(Debug)]
+pub struct State {
+    catalogue: &'static Catalogue,
+    routes: Routes,
+    org: Mutex<Org>,
+    auth: Auth,
+    rate: rate::RateLimits,
+}
+
+/// Why a simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
+    #[error("{0}")]
+    Catalogue(String),
+}
+
+impl State {
+    pub fn new(options: &Options) -> Result<Arc<State>, StartError> {
+        let catalogue = Catalogue::okta().map_err(|e| StartError::Catalogue(e.to_string()))?;
+        let org = Org::load_tree(catalogue, &options.fixture)?;
+        let granted = options.granted_scopes.clone().unwrap_or_else(|| {
+            catalogue
+                .manage_scopes()
+                .into_iter()
+                .chain(catalogue.read_scopes())
+                .collect()
+        });
+        let auth = Auth::new(
+            "0oasimulatorclient01".to_string(),
+            "sim-client-secret-do-not-use-in-production".to_string(),
+            "00sim-api-token-do-not-use-in-production".to_string(),
+            granted,
+            options.token_ttl,
+        );
+        Ok(Arc::new(State {
+            catalogue,
+            routes: Routes::from_catalogue(catalogue),
+            org: Mutex::new(org),
+            auth,
+            rate: rate::RateLimits::new(&catalogue.provider),
+        }))
+    }
+
+    /// The credentials of this simulator at `url`.
+    pub fn endpoint(&self, url: String) -> Endpoint {
+        Endpoint {
+            url,
+            client_id: self.auth.client_id.clone(),
+            client_secret: self.auth.client_secret().to_string(),
+            api_token: self.auth.api_token().to_string(),
+        }
+    }
+}
+
+/// Serves the simulator on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = axum::Router::new().fallback(api::handle).with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

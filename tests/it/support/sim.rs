@@ -1,0 +1,95 @@
+//! Starts the real `butterfly sim` binary on a free loopback port and stops it on drop.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+/// A running simulator.
+pub struct Sim {
+    child: Child,
+    pub url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub api_token: String,
+}
+
+impl Sim {
+    /// Starts `butterfly sim --fixture fixtures/orgs/<fixture>` with extra arguments.
+    pub fn start(fixture: &str, extra: &[&str]) -> Sim {
+        let fixture = super::root().join("fixtures").join("orgs").join(fixture);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_butterfly"))
+            .arg("sim")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--fixture")
+            .arg(&fixture)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start butterfly sim");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the start line");
+        let start: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("start line {line:?}: {e}"));
+        let text = |key: &str| {
+            start[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{key} in {line}"))
+                .to_string()
+        };
+        Sim {
+            url: text("url"),
+            client_id: text("client_id"),
+            client_secret: text("client_secret"),
+            api_token: text("api_token"),
+            child,
+        }
+    }
+
+    /// A client that sends the simulator's SSWS API token.
+    pub fn ssws(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "authorization",
+            format!("SSWS {}", self.api_token)
+                .parse()
+                .expect("a valid header"),
+        );
+        headers.insert(
+            "accept",
+            "application/json".parse().expect("a valid header"),
+        );
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("a client")
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `rel="next"` target of a response's `Link` headers, if any.
+pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers.get_all("link").iter().find_map(|value| {
+        let text = value.to_str().ok()?;
+        text.split(',').find_map(|part| {
+            let (url, rel) = part.split_once(';')?;
+            rel.contains("rel=\"next\"").then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+        })
+    })
+}
