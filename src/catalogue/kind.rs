@@ -275,7 +275,12 @@ pub struct Kind {
     pub read_only: Vec<FieldPath>,
     pub secret: Vec<FieldPath>,
     pub sets: Vec<SetArray>,
+    /// Defaults declared in the kind file (they override the spec's).
     pub defaults: Vec<(FieldPath, Value)>,
+    /// What Okta assumes for an absent field: the spec's `default:` values (filled in by
+    /// `Catalogue` from the field index) overridden by `defaults`. Canonical files hold them,
+    /// so "absent" and "the default" are the same file.
+    pub effective_defaults: Vec<(FieldPath, Value)>,
     pub derived: Vec<Derived>,
     pub references: Vec<Reference>,
     /// Marks objects Okta created itself: a restore adopts them, never creates or deletes.

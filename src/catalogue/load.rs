@@ -890,6 +890,7 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
         read_only,
         secret,
         sets,
+        effective_defaults: defaults.clone(),
         defaults,
         derived,
         references,

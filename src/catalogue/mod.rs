@@ -114,9 +114,11 @@ impl Catalogue {
             fields: BTreeMap::new(),
         };
         for (kind, (file, index)) in fields {
-            if catalogue.kind(&kind).is_none() {
+            let Some(&position) = catalogue.by_name.get(&kind) else {
                 return Err(LoadCatalogueError::StrayFieldIndex { file, kind });
-            }
+            };
+            let target = &mut catalogue.kinds[position];
+            target.effective_defaults = effective_defaults(target, &index);
             catalogue.fields.insert(kind, index);
         }
         Ok(catalogue)
@@ -133,29 +135,6 @@ impl Catalogue {
     /// The field index derived from Okta's spec for `kind`, if one is committed.
     pub fn fields(&self, kind: &str) -> Option<&FieldIndex> {
         self.fields.get(kind)
-    }
-
-    /// What Okta assumes for an absent field of `kind`: the spec's `default:` values of
-    /// writable response fields without `[*]`/`*` steps, overridden by the kind's declared
-    /// `defaults`. A diff or plan fills these in so "absent" and "the default" compare equal.
-    pub fn defaults(&self, kind: &Kind) -> Vec<(FieldPath, serde_json::Value)> {
-        let mut defaults: BTreeMap<String, (FieldPath, serde_json::Value)> = BTreeMap::new();
-        if let Some(index) = self.fields(&kind.name) {
-            for (path, info) in &index.response {
-                let (Some(value), false) = (&info.default, info.read_only) else {
-                    continue;
-                };
-                if let Ok(parsed) = FieldPath::parse(path)
-                    && parsed.is_single()
-                {
-                    defaults.insert(path.clone(), (parsed, value.clone()));
-                }
-            }
-        }
-        for (path, value) in &kind.defaults {
-            defaults.insert(path.to_string(), (path.clone(), value.clone()));
-        }
-        defaults.into_values().collect()
     }
 
     /// A variant's full file pattern under `okta/`, with `{parent}` expanded through the
@@ -265,6 +244,40 @@ impl Catalogue {
             .map(|k| k.name.as_str())
             .collect()
     }
+}
+
+/// The spec's defaults of writable response fields without `[*]`/`*` steps, outside HAL
+/// members, whose value has the field's type (the spec holds a few prose "defaults"), with the
+/// kind's declared defaults on top.
+fn effective_defaults(kind: &Kind, index: &FieldIndex) -> Vec<(FieldPath, serde_json::Value)> {
+    let mut defaults: BTreeMap<String, (FieldPath, serde_json::Value)> = BTreeMap::new();
+    for (path, info) in &index.response {
+        let (Some(value), false) = (&info.default, info.read_only) else {
+            continue;
+        };
+        let type_fits = info.ty.split('|').any(|ty| match ty {
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            _ => true,
+        });
+        let Ok(parsed) = FieldPath::parse(path) else {
+            continue;
+        };
+        let hypermedia = parsed
+            .first_key()
+            .is_some_and(|k| matches!(k, "_links" | "_embedded" | "_link"));
+        if type_fits && parsed.is_single() && !hypermedia {
+            defaults.insert(path.clone(), (parsed, value.clone()));
+        }
+    }
+    for (path, value) in &kind.defaults {
+        defaults.insert(path.to_string(), (path.clone(), value.clone()));
+    }
+    defaults.into_values().collect()
 }
 
 /// Prefixes unqualified `{field}` placeholders of a pattern with `kind:`.

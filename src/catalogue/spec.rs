@@ -31,6 +31,9 @@ impl std::fmt::Display for SpecProblem {
 /// Walks `$ref`, `allOf`, `oneOf`, `anyOf` and discriminator mappings into a flat field table.
 struct Flattener<'s> {
     schemas: &'s Map<String, Value>,
+    /// How many union branches (`oneOf`, `anyOf`, discriminator mappings) the walk is inside:
+    /// a default found there holds for one variant only, so it is not recorded.
+    in_branch: std::cell::Cell<usize>,
 }
 
 const MAX_DEPTH: usize = 14;
@@ -125,7 +128,7 @@ impl<'s> Flattener<'s> {
         }
         entry.read_only |= self.flag(raw, resolved, "readOnly");
         entry.write_only |= self.flag(raw, resolved, "writeOnly");
-        if entry.default.is_none() {
+        if entry.default.is_none() && self.in_branch.get() == 0 {
             entry.default = raw
                 .get("default")
                 .or_else(|| resolved.get("default"))
@@ -163,9 +166,14 @@ impl<'s> Flattener<'s> {
         }
         for combinator in ["allOf", "oneOf", "anyOf"] {
             if let Some(parts) = schema.get(combinator).and_then(Value::as_array) {
+                let branch = combinator != "allOf";
+                self.in_branch
+                    .set(self.in_branch.get() + usize::from(branch));
                 for part in parts {
                     self.flatten(part, path, out, stack);
                 }
+                self.in_branch
+                    .set(self.in_branch.get() - usize::from(branch));
             }
         }
         if let Some(mapping) = schema
@@ -173,12 +181,14 @@ impl<'s> Flattener<'s> {
             .and_then(|d| d.get("mapping"))
             .and_then(Value::as_object)
         {
+            self.in_branch.set(self.in_branch.get() + 1);
             for target in mapping.values() {
                 if let Some(reference) = target.as_str() {
                     let reference = serde_json::json!({ "$ref": reference });
                     self.flatten(&reference, path, out, stack);
                 }
             }
+            self.in_branch.set(self.in_branch.get() - 1);
         }
         if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
             for (key, property) in properties {
@@ -292,7 +302,10 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
         .get("paths")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
-    let flattener = Flattener { schemas };
+    let flattener = Flattener {
+        schemas,
+        in_branch: std::cell::Cell::new(0),
+    };
     let mut indexes = BTreeMap::new();
     let mut problems = Vec::new();
 
@@ -597,7 +610,10 @@ mod tests {
             }}]}
         });
         let schemas = schemas.as_object().unwrap().clone();
-        let flattener = Flattener { schemas: &schemas };
+        let flattener = Flattener {
+            schemas: &schemas,
+            in_branch: std::cell::Cell::new(0),
+        };
         let fields = flattener.fields_of(&json!({"$ref": "#/components/schemas/Rule"}));
         assert!(fields["id"].read_only);
         assert_eq!(fields["groupIds"].ty, "array");

@@ -311,7 +311,7 @@ fn write_kind(out: &mut String, catalogue: &Catalogue, kind: &Kind, full: bool) 
             }
         }
     }
-    for (path, value) in catalogue.defaults(kind) {
+    for (path, value) in kind.effective_defaults.iter() {
         let _ = writeln!(out, "  {:<12} {path} = {value}", "default");
     }
     for derived in &kind.derived {
@@ -443,7 +443,7 @@ pub fn kind_json(catalogue: &Catalogue, kind: &Kind) -> Value {
             "read_only": strings(&kind.read_only),
             "secret": strings(&kind.secret),
             "sets": kind.sets.iter().map(|s| json!({"path": s.path.to_string(), "key": s.key.as_ref().map(ToString::to_string)})).collect::<Vec<_>>(),
-            "defaults": catalogue.defaults(kind).into_iter().map(|(p, v)| (p.to_string(), v)).collect::<serde_json::Map<_, _>>(),
+            "defaults": kind.effective_defaults.iter().map(|(p, v)| (p.to_string(), v.clone())).collect::<serde_json::Map<_, _>>(),
         },
         "derived": kind.derived.iter().map(|d| json!({"name": d.name, "from": d.from.to_string(), "transform": d.transform.as_str()})).collect::<Vec<_>>(),
         "references": kind.references.iter().map(|r| json!({

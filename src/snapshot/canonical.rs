@@ -1,7 +1,8 @@
 //! Canonical JSON: what an Okta object becomes in an org repository. Derived fields are
 //! extracted (an id inside `_links`, the user activity bucket); volatile fields, and `_links`,
-//! `_embedded` and nulls at every depth, are dropped; set-like arrays are sorted; secrets are
-//! replaced by keyed fingerprints. The text has sorted keys, two-space indentation and a
+//! `_embedded` and nulls at every depth, are dropped; absent fields that have a default get it
+//! (where their parent object exists); set-like arrays are sorted; secrets are replaced by keyed
+//! fingerprints. The text has sorted keys, two-space indentation and a
 //! trailing newline.
 //!
 //! Pure: data in, data out. Invariant: canonicalising a canonical object changes nothing.
@@ -29,6 +30,7 @@ pub fn canonicalize(kind: &Kind, raw: &Value, context: &Context<'_>) -> Value {
         remove_path(&mut value, path.segments());
     }
     remove_hypermedia_and_nulls(&mut value);
+    fill_defaults(&mut value, &kind.effective_defaults);
     for secret in &kind.secret {
         let field = secret.to_string();
         replace_at(&mut value, secret.segments(), &mut |found: &mut Value| {
@@ -197,6 +199,36 @@ fn replace_at(value: &mut Value, segments: &[Segment], apply: &mut dyn FnMut(&mu
             }
             _ => {}
         },
+    }
+}
+
+/// Fills in what Okta assumes for an absent field, where the field's parent object exists, so
+/// a file does not change when Okta starts or stops sending a default.
+fn fill_defaults(value: &mut Value, defaults: &[(FieldPath, Value)]) {
+    for (path, default) in defaults {
+        if let Some((Segment::Key(last), parents)) = path.segments().split_last() {
+            fill_at(value, parents, last, default);
+        }
+    }
+}
+
+fn fill_at(value: &mut Value, parents: &[Segment], last: &str, default: &Value) {
+    match parents.split_first() {
+        None => {
+            if let Value::Object(map) = value
+                && !map.contains_key(last)
+            {
+                map.insert(last.to_string(), default.clone());
+            }
+        }
+        Some((Segment::Key(key), rest)) => {
+            if let Some(child) = value.get_mut(key.as_str())
+                && child.is_object()
+            {
+                fill_at(child, rest, last, default);
+            }
+        }
+        Some(_) => {}
     }
 }
 

@@ -556,7 +556,8 @@ async fn every_kind_lists_exactly_the_fixtures_objects_once() {
 }
 
 /// A fixture is the expected result of backing its org up: every file must already be
-/// canonical, byte for byte, and sit where the layout puts it.
+/// canonical, byte for byte, and sit where the layout puts it. `BUTTERFLY_BLESS=1` rewrites
+/// hand-edited fixture files into canonical form.
 #[test]
 fn fixture_files_are_canonical_and_where_the_layout_puts_them() {
     use butterfly::snapshot::canonical::{self, Context};
@@ -597,10 +598,14 @@ fn fixture_files_are_canonical_and_where_the_layout_puts_them() {
             }
             _ => canonical::canonicalize(resolved.kind, &value, &context),
         };
+        let canonical_text = canonical::to_text(&canonical_value);
+        if std::env::var_os("BUTTERFLY_BLESS").is_some_and(|v| v == "1") && canonical_text != text {
+            std::fs::write(&path, &canonical_text).unwrap();
+            continue;
+        }
         assert_eq!(
-            canonical::to_text(&canonical_value),
-            text,
-            "{relative} is not canonical"
+            canonical_text, text,
+            "{relative} is not canonical (BUTTERFLY_BLESS=1 rewrites fixtures canonically)"
         );
         if resolved.kind.shape == Shape::Resource && resolved.parent.is_none() {
             let stem = butterfly::snapshot::layout::stem(
