@@ -275,33 +275,49 @@ impl Context<'_> {
                 .iter()
                 .find(|r| r.path.to_string() == "id")
             && let Some(member) = org.get(&reference.kind, &object.id)
+            && let Some(member_kind) = self.state.catalogue.kind(&reference.kind)
         {
-            return self.decorate(member.body.clone(), &member.id);
+            return super::present::okta_like(
+                self.state.catalogue,
+                member_kind,
+                &member.id,
+                &member.body,
+                self.base,
+                &self.state.secrets,
+                self.links(member_kind, &member.id),
+            );
         }
-        self.decorate(object.body.clone(), &object.id)
+        super::present::okta_like(
+            self.state.catalogue,
+            self.kind,
+            &object.id,
+            &object.body,
+            self.base,
+            &self.state.secrets,
+            self.links(self.kind, &object.id),
+        )
     }
 
-    fn decorate(&self, mut body: Value, id: &str) -> Value {
-        if let Value::Object(map) = &mut body {
-            let mut links = Map::new();
-            if let Some(get) = &self.variant.endpoints.get {
-                let mut path = get.path.clone();
-                for (name, value) in &self.matched.params {
-                    path = path.replace(&format!("{{{name}}}"), value);
-                }
-                for (name, source) in &self.variant.params {
-                    if source.depth == 0 {
-                        path = path.replace(&format!("{{{name}}}"), id);
-                    }
-                }
-                links.insert(
-                    "self".into(),
-                    json!({"href": format!("{}{path}", self.base)}),
-                );
+    /// `_links.self` of an object: its kind's `get` path, parameters filled in.
+    fn links(&self, kind: &Kind, id: &str) -> Map<String, Value> {
+        let mut links = Map::new();
+        let variant = kind.primary();
+        if let Some(get) = &variant.endpoints.get {
+            let mut path = get.display_path();
+            for (name, value) in &self.matched.params {
+                path = path.replace(&format!("{{{name}}}"), value);
             }
-            map.insert("_links".into(), Value::Object(links));
+            for (name, source) in &variant.params {
+                if source.depth == 0 {
+                    path = path.replace(&format!("{{{name}}}"), id);
+                }
+            }
+            links.insert(
+                "self".into(),
+                json!({"href": format!("{}{path}", self.base)}),
+            );
         }
-        body
+        links
     }
 
     fn list(&self) -> Reply {

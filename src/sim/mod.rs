@@ -9,6 +9,7 @@ mod api;
 pub mod auth;
 pub mod error;
 pub mod org;
+mod present;
 mod rate;
 pub mod route;
 
@@ -53,6 +54,7 @@ pub struct State {
     org: Mutex<Org>,
     auth: Auth,
     rate: rate::RateLimits,
+    secrets: present::Secrets,
 }
 
 /// Why a simulator could not start.
@@ -68,6 +70,7 @@ impl State {
     pub fn new(options: &Options) -> Result<Arc<State>, StartError> {
         let catalogue = Catalogue::okta().map_err(|e| StartError::Catalogue(e.to_string()))?;
         let org = Org::load_tree(catalogue, &options.fixture)?;
+        let secrets = load_secrets(&options.fixture)?;
         let granted = options.granted_scopes.clone().unwrap_or_else(|| {
             catalogue
                 .manage_scopes()
@@ -88,6 +91,7 @@ impl State {
             org: Mutex::new(org),
             auth,
             rate: rate::RateLimits::new(&catalogue.provider),
+            secrets,
         }))
     }
 
@@ -100,6 +104,34 @@ impl State {
             api_token: self.auth.api_token().to_string(),
         }
     }
+}
+
+/// The fixture's plaintext secrets (`secrets.json` beside `okta/`; optional).
+fn load_secrets(fixture: &std::path::Path) -> Result<present::Secrets, FixtureError> {
+    let path = fixture.join("secrets.json");
+    if !path.exists() {
+        return Ok(present::Secrets::new());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| FixtureError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| FixtureError::Json {
+            path: path.clone(),
+            source,
+        })?;
+    let Some(map) = value.as_object() else {
+        return Err(FixtureError::Shape {
+            path,
+            expected: "an object of \"<kind>/<id>/<field>\": \"plaintext\"",
+        });
+    };
+    Ok(map
+        .iter()
+        .filter(|(key, _)| !key.starts_with('_'))
+        .filter_map(|(key, value)| value.as_str().map(|v| (key.clone(), v.to_string())))
+        .collect())
 }
 
 /// Serves the simulator on `listener` until `shutdown` completes.

@@ -623,3 +623,87 @@ fn fixture_files_are_canonical_and_where_the_layout_puts_them() {
         }
     }
 }
+
+/// Okta's answers are not our files: the simulator's differ from the fixture in every way a
+/// backup's canonicalisation must undo (issue #3).
+#[tokio::test]
+async fn responses_differ_from_fixture_files_in_every_way_canonicalisation_undoes() {
+    let sim = Sim::start("tiny", &[]);
+    let client = sim.ssws();
+    let app: Value = client
+        .get(format!("{}/api/v1/apps/0oa1tinyportal000002", sim.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/orgs/tiny/okta/apps/Portal.json")).unwrap(),
+    )
+    .unwrap();
+    // _links, including the access policy that the file keeps as a derived field.
+    assert!(
+        app["_links"]["self"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/apps/0oa1tinyportal000002")
+    );
+    assert!(
+        app["_links"]["accessPolicy"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/policies/00p1tinyaccesspol001")
+    );
+    assert!(app.get("_derived").is_none() && file.get("_derived").is_some());
+    // Volatile fields the file drops.
+    assert!(app["lastUpdated"].is_string() && file.get("lastUpdated").is_none());
+    // A null where the file has nothing.
+    assert!(app.as_object().unwrap().values().any(Value::is_null));
+    // Sets in another order.
+    assert_ne!(
+        app["settings"]["oauthClient"]["redirect_uris"],
+        file["settings"]["oauthClient"]["redirect_uris"]
+    );
+    // The plaintext secret, where the file holds its fingerprint.
+    assert_eq!(
+        app["credentials"]["oauthClient"]["client_secret"],
+        "tiny-portal-client-secret-0001"
+    );
+    assert!(
+        file["credentials"]["oauthClient"]["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("$fingerprint:")
+    );
+    // A field at its default left out, which the file holds.
+    assert!(
+        app["settings"]["oauthClient"]
+            .get("wildcard_redirect")
+            .is_none()
+    );
+    assert_eq!(
+        file["settings"]["oauthClient"]["wildcard_redirect"],
+        "DISABLED"
+    );
+
+    // A user's sign-in time, which the file keeps as an activity bucket.
+    let user: Value = client
+        .get(format!("{}/api/v1/users/00u1tinyuser00000002", sim.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(user["lastLogin"].is_string());
+    let staged: Value = client
+        .get(format!("{}/api/v1/users/00u1tinyuser00000004", sim.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(staged["lastLogin"].is_null(), "never signed in: {staged}");
+}
