@@ -247,6 +247,29 @@ pub struct Reference {
     pub weak: bool,
 }
 
+/// Okta's rules on writing a kind, which a restore plans for and the simulator enforces.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Constraints {
+    /// An object can be deleted only when this holds (apps, hooks, zones: not ACTIVE).
+    pub delete_requires: Option<Predicate>,
+    /// An object can be replaced or updated only when this holds (group rules: not ACTIVE).
+    pub update_requires: Option<Predicate>,
+    /// Fields that cannot change after creation (a group rule's `actions`, a zone's `type`).
+    pub immutable: Vec<FieldPath>,
+    /// At most this many objects per parent (two client secrets per app).
+    pub max_per_parent: Option<u32>,
+    /// Okta refuses to delete an object another object references (zones, device assurance).
+    pub unused_to_delete: bool,
+    /// Okta refuses to deactivate an object a policy uses (authenticators: E0000148).
+    pub unused_to_deactivate: bool,
+    /// Okta reconciles writes of this kind one at a time and answers 423 E0000239 to a write
+    /// that overlaps another (group rules, policy rules).
+    pub serial_writes: bool,
+    /// Siblings are ordered by `priority`, which Okta renumbers (1..n, system objects last)
+    /// when a write takes a priority another sibling holds.
+    pub priority: bool,
+}
+
 /// The Okta OAuth scopes a kind needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scopes {
@@ -287,6 +310,7 @@ pub struct Kind {
     pub system: Option<Predicate>,
     /// Kinds that must be restored before this one for reasons no reference shows.
     pub after: Vec<String>,
+    pub constraints: Constraints,
 }
 
 impl Kind {

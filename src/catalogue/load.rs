@@ -63,6 +63,29 @@ struct RawKind {
     derived: Vec<Spanned<RawDerived>>,
     #[serde(default)]
     references: Vec<Spanned<RawReference>>,
+    #[serde(default)]
+    constraints: RawConstraints,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConstraints {
+    #[serde(default)]
+    delete_requires: Option<Spanned<RawPredicate>>,
+    #[serde(default)]
+    update_requires: Option<Spanned<RawPredicate>>,
+    #[serde(default)]
+    immutable: Vec<Spanned<String>>,
+    #[serde(default)]
+    max_per_parent: Option<u32>,
+    #[serde(default)]
+    unused_to_delete: bool,
+    #[serde(default)]
+    unused_to_deactivate: bool,
+    #[serde(default)]
+    serial_writes: bool,
+    #[serde(default)]
+    priority: bool,
 }
 
 #[derive(Deserialize)]
@@ -865,6 +888,30 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
     }
 
     let system = raw.system.as_ref().and_then(|s| c.predicate(s, "system"));
+    let raw_constraints = &raw.constraints;
+    let constraints = super::kind::Constraints {
+        delete_requires: raw_constraints
+            .delete_requires
+            .as_ref()
+            .and_then(|p| c.predicate(p, "constraints.delete_requires")),
+        update_requires: raw_constraints
+            .update_requires
+            .as_ref()
+            .and_then(|p| c.predicate(p, "constraints.update_requires")),
+        immutable: c.paths(&raw_constraints.immutable, "constraints.immutable"),
+        max_per_parent: raw_constraints.max_per_parent,
+        unused_to_delete: raw_constraints.unused_to_delete,
+        unused_to_deactivate: raw_constraints.unused_to_deactivate,
+        serial_writes: raw_constraints.serial_writes,
+        priority: raw_constraints.priority,
+    };
+    if constraints.max_per_parent.is_some() && raw.parent.is_none() && raw.variants.is_empty() {
+        c.report(
+            0,
+            "constraints.max_per_parent",
+            "only a nested kind has a parent to count under",
+        );
+    }
     if let Some(reason) = &raw.opt_in
         && reason.trim().is_empty()
     {
@@ -896,6 +943,7 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
         references,
         system,
         after: raw.after.iter().map(|a| a.get_ref().clone()).collect(),
+        constraints,
     })
 }
 

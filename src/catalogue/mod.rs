@@ -23,8 +23,8 @@ pub use error::{CatalogueError, Location, Problem};
 pub use field_path::{FieldPath, FieldPathError, Segment};
 pub use fields::{FieldIndex, FieldInfo, Operation};
 pub use kind::{
-    DERIVED_MEMBER, Derived, Embedding, Endpoints, FilePart, FileTemplate, Kind, ParamSource,
-    Reference, Scopes, SetArray, Shape, Transform, Variant,
+    Constraints, DERIVED_MEMBER, Derived, Embedding, Endpoints, FilePart, FileTemplate, Kind,
+    ParamSource, Reference, Scopes, SetArray, Shape, Transform, Variant,
 };
 pub use predicate::Predicate;
 pub use provider::{Bucket, Provider};

@@ -351,6 +351,45 @@ fn write_kind(out: &mut String, catalogue: &Catalogue, kind: &Kind, full: bool) 
     if !kind.after.is_empty() {
         let _ = writeln!(out, "  {:<12} {}", "after", kind.after.join(", "));
     }
+    let rules = &kind.constraints;
+    if let Some(p) = &rules.delete_requires {
+        let _ = writeln!(out, "  {:<12} delete only when {p}", "constraint");
+    }
+    if let Some(p) = &rules.update_requires {
+        let _ = writeln!(out, "  {:<12} update only when {p}", "constraint");
+    }
+    for path in &rules.immutable {
+        let _ = writeln!(
+            out,
+            "  {:<12} {path} cannot change after creation",
+            "constraint"
+        );
+    }
+    if let Some(max) = rules.max_per_parent {
+        let _ = writeln!(out, "  {:<12} at most {max} per parent", "constraint");
+    }
+    for (set, text) in [
+        (
+            rules.unused_to_delete,
+            "cannot be deleted while another object references it",
+        ),
+        (
+            rules.unused_to_deactivate,
+            "cannot be deactivated while a policy uses it (E0000148)",
+        ),
+        (
+            rules.serial_writes,
+            "writes are reconciled one at a time (423 E0000239 on overlap)",
+        ),
+        (
+            rules.priority,
+            "siblings ordered by priority, renumbered by Okta on conflict",
+        ),
+    ] {
+        if set {
+            let _ = writeln!(out, "  {:<12} {text}", "constraint");
+        }
+    }
     if let Some(index) = catalogue.fields(&kind.name) {
         let _ = writeln!(
             out,
@@ -460,6 +499,16 @@ pub fn kind_json(catalogue: &Catalogue, kind: &Kind) -> Value {
         })).collect::<Vec<_>>(),
         "system": kind.system.as_ref().map(ToString::to_string),
         "after": kind.after,
+        "constraints": {
+            "delete_requires": kind.constraints.delete_requires.as_ref().map(ToString::to_string),
+            "update_requires": kind.constraints.update_requires.as_ref().map(ToString::to_string),
+            "immutable": strings(&kind.constraints.immutable),
+            "max_per_parent": kind.constraints.max_per_parent,
+            "unused_to_delete": kind.constraints.unused_to_delete,
+            "unused_to_deactivate": kind.constraints.unused_to_deactivate,
+            "serial_writes": kind.constraints.serial_writes,
+            "priority": kind.constraints.priority,
+        },
         "restorable": kind.is_restorable(),
         "spec_fields": catalogue.fields(&kind.name).map(|i| json!({"response": i.response.len(), "request": i.request.len()})),
     })

@@ -30,6 +30,11 @@ pub struct Args {
     /// Access token lifetime in seconds (Okta's is 3600)
     #[arg(long, default_value_t = 3600)]
     pub token_ttl: u64,
+
+    /// Milliseconds Okta takes to reconcile a group-rule or policy-rule write; an overlapping
+    /// write of the same kind gets 423 E0000239
+    #[arg(long, default_value_t = 50)]
+    pub reconcile_ms: u64,
 }
 
 pub fn run(args: Args) -> Result<Outcome, Failure> {
@@ -45,6 +50,7 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             .grant_scopes
             .map(|s| s.into_iter().collect::<BTreeSet<_>>()),
         token_ttl: Duration::from_secs(args.token_ttl),
+        reconcile: Duration::from_millis(args.reconcile_ms),
     };
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
     runtime.block_on(async move {

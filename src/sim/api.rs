@@ -32,20 +32,55 @@ pub async fn handle(
         .query()
         .map(|q| url_form(q).into_iter().collect::<HashMap<_, _>>())
         .unwrap_or_default();
-    let mut response = if path == "/oauth2/v1/token" && method == HttpMethod::POST {
+    let response = if path == "/oauth2/v1/token" && method == HttpMethod::POST {
         let form: HashMap<String, String> = url_form(&String::from_utf8_lossy(&body))
             .into_iter()
             .collect();
         state.auth.token(&headers, &form)
     } else {
         let bucket = "/api/v1".to_string();
+        // Okta reconciles group-rule and policy-rule writes one at a time (423 E0000239).
+        let serial_kind = method_of(&method)
+            .filter(|m| *m != Method::Get)
+            .and_then(|m| state.routes.find(m, &path).ok())
+            .map(|matched| matched.route.kind.clone())
+            .filter(|kind| {
+                state
+                    .catalogue
+                    .kind(kind)
+                    .is_some_and(|k| k.constraints.serial_writes)
+            });
+        let _reconciling = match &serial_kind {
+            Some(kind) => match state.reconcile(kind) {
+                Some(guard) => {
+                    tokio::time::sleep(state.reconcile).await;
+                    Some(guard)
+                }
+                None => {
+                    let error = OktaError::new(
+                        StatusCode::LOCKED,
+                        "E0000239",
+                        "Policy priorities are being reconciled. Please try again later.",
+                    );
+                    return with_request_id(
+                        with_rate(&state, error.into_response(), &bucket),
+                        &request_id,
+                    );
+                }
+            },
+            None => None,
+        };
         match api(&state, &method, &path, &query, &headers, &body) {
             Ok((response, bucket)) => with_rate(&state, response, &bucket),
             Err((error, Some(bucket))) => with_rate(&state, error.into_response(), &bucket),
             Err((error, None)) => with_rate(&state, error.into_response(), &bucket),
         }
     };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    with_request_id(response, &request_id)
+}
+
+fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
         response.headers_mut().insert("x-okta-request-id", value);
     }
     response
@@ -508,6 +543,7 @@ impl Context<'_> {
         {
             return Err(OktaError::not_found(&format!("{id} ({})", reference.kind)));
         }
+        super::rules::check_create(self.kind, &org, parent.as_ref())?;
         let id = path_id.unwrap_or_else(|| org.new_id(&self.kind.name));
         let now = now_text();
         if let Value::Object(map) = &mut value {
@@ -541,6 +577,7 @@ impl Context<'_> {
             }
         }
         org.insert(self.kind, Some(id.clone()), parent, value);
+        super::rules::renumber(self.kind, &mut org, &id);
         let object = org
             .get(&self.kind.name, &id)
             .cloned()
@@ -574,11 +611,16 @@ impl Context<'_> {
                 map.insert(key.to_string(), old.clone());
             }
         }
+        super::rules::check_update(self.kind, &existing, &updated)?;
         let object = org
             .get_mut(&self.kind.name, &existing.id)
             .ok_or_else(|| OktaError::not_found(&existing.id))?;
         object.body = updated;
-        let object = object.clone();
+        super::rules::renumber(self.kind, &mut org, &existing.id);
+        let object = org
+            .get(&self.kind.name, &existing.id)
+            .cloned()
+            .ok_or_else(|| OktaError::not_found(&existing.id))?;
         let rendered = self.render(&org, &object);
         Ok((StatusCode::OK, axum::Json(rendered)).into_response())
     }
@@ -605,6 +647,7 @@ impl Context<'_> {
             }
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
+        super::rules::check_delete(self.state.catalogue, &org, self.kind, &existing)?;
         remove_with_children(&mut org, &self.kind.name, &existing.id);
         Ok(StatusCode::NO_CONTENT.into_response())
     }
@@ -622,6 +665,9 @@ impl Context<'_> {
             (_, "disable") => "DISABLED",
             _ => return Ok(StatusCode::NO_CONTENT.into_response()),
         };
+        if status == "INACTIVE" {
+            super::rules::check_deactivate(self.state.catalogue, &org, self.kind, &existing)?;
+        }
         if let Some(object) = org.get_mut(&self.kind.name, &existing.id)
             && let Value::Object(map) = &mut object.body
         {

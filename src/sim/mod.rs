@@ -12,6 +12,7 @@ pub mod org;
 mod present;
 mod rate;
 pub mod route;
+mod rules;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -35,6 +36,9 @@ pub struct Options {
     pub granted_scopes: Option<BTreeSet<String>>,
     /// Access token lifetime (Okta: one hour).
     pub token_ttl: Duration,
+    /// How long Okta takes to reconcile a group-rule or policy-rule write; a write of the same
+    /// kind arriving meanwhile gets 423 E0000239.
+    pub reconcile: Duration,
 }
 
 /// What a client needs to talk to a running simulator.
@@ -55,6 +59,38 @@ pub struct State {
     auth: Auth,
     rate: rate::RateLimits,
     secrets: present::Secrets,
+    reconcile: Duration,
+    reconciling: Mutex<BTreeSet<String>>,
+}
+
+/// Holds a kind as "being reconciled" until dropped.
+struct Reconciling<'s> {
+    state: &'s State,
+    kind: String,
+}
+
+impl Drop for Reconciling<'_> {
+    fn drop(&mut self) {
+        self.state
+            .reconciling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.kind);
+    }
+}
+
+impl State {
+    /// Marks `kind` as being reconciled, or `None` when a write of it already is.
+    fn reconcile(&self, kind: &str) -> Option<Reconciling<'_>> {
+        let mut busy = self.reconciling.lock().unwrap_or_else(|e| e.into_inner());
+        if !busy.insert(kind.to_string()) {
+            return None;
+        }
+        Some(Reconciling {
+            state: self,
+            kind: kind.to_string(),
+        })
+    }
 }
 
 /// Why a simulator could not start.
@@ -92,6 +128,8 @@ impl State {
             auth,
             rate: rate::RateLimits::new(&catalogue.provider),
             secrets,
+            reconcile: options.reconcile,
+            reconciling: Mutex::new(BTreeSet::new()),
         }))
     }
 

@@ -6,4 +6,5 @@ mod catalogue_cli;
 mod catalogue_examples;
 mod catalogue_spec;
 mod sim_api;
+mod sim_rules;
 mod support;
