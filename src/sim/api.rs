@@ -297,6 +297,44 @@ impl Context<'_> {
         })
     }
 
+    fn secrets(&self) -> std::sync::MutexGuard<'_, super::present::Secrets> {
+        self.state.secrets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the org stores of a written body: its canonical form (as a backup would write it),
+    /// with the plaintext of any secret kept aside so the simulator can return it.
+    fn store_form(&self, id: &str, body: &Value) -> (Value, Vec<(String, String)>) {
+        let mut plaintexts = Vec::new();
+        for path in &self.kind.secret {
+            if let Some(Value::String(plaintext)) = path.get(body)
+                && !plaintext.starts_with(crate::snapshot::fingerprint::PREFIX)
+            {
+                plaintexts.push((format!("{}/{id}/{path}", self.kind.name), plaintext.clone()));
+            }
+        }
+        let context = crate::snapshot::canonical::Context {
+            key: Some(&self.state.key),
+            now: chrono::Utc::now(),
+        };
+        (
+            crate::snapshot::canonical::canonicalize(self.kind, body, &context),
+            plaintexts,
+        )
+    }
+
+    /// Remembers the plaintext of secrets a write that succeeded carried.
+    fn keep_secrets(&self, plaintexts: Vec<(String, String)>) {
+        self.secrets().extend(plaintexts);
+    }
+
+    /// Checks a request body against the kind's request schema.
+    fn validate(&self, body: &Value) -> Result<(), OktaError> {
+        match self.state.catalogue.fields(&self.kind.name) {
+            Some(index) => super::validate::check_body(self.kind, index, body),
+            None => Ok(()),
+        }
+    }
+
     /// An object as Okta returns it.
     fn render(&self, org: &super::org::Org, object: &Object) -> Value {
         // Relationship files that keep only the member id answer with the member itself
@@ -318,7 +356,7 @@ impl Context<'_> {
                 &member.id,
                 &member.body,
                 self.base,
-                &self.state.secrets,
+                &self.secrets(),
                 self.links(member_kind, &member.id),
             );
         }
@@ -328,7 +366,7 @@ impl Context<'_> {
             &object.id,
             &object.body,
             self.base,
-            &self.state.secrets,
+            &self.secrets(),
             self.links(self.kind, &object.id),
         )
     }
@@ -522,6 +560,7 @@ impl Context<'_> {
         if !value.is_object() {
             return Err(OktaError::body_not_well_formed());
         }
+        self.validate(&value)?;
         // A member named in the path (PUT /groups/{groupId}/users/{userId}).
         let path_id = self
             .variant
@@ -576,7 +615,9 @@ impl Context<'_> {
                 map.insert("status".into(), json!(status));
             }
         }
+        let (value, plaintexts) = self.store_form(&id, &value);
         org.insert(self.kind, Some(id.clone()), parent, value);
+        self.keep_secrets(plaintexts);
         super::rules::renumber(self.kind, &mut org, &id);
         let object = org
             .get(&self.kind.name, &id)
@@ -594,6 +635,7 @@ impl Context<'_> {
         if !incoming.is_object() {
             return Err(OktaError::body_not_well_formed());
         }
+        self.validate(&incoming)?;
         let mut updated = if partial {
             let mut merged = existing.body.clone();
             merge(&mut merged, &incoming);
@@ -611,7 +653,10 @@ impl Context<'_> {
                 map.insert(key.to_string(), old.clone());
             }
         }
+        // Compared in canonical form: a set sent in another order is no change.
+        let (updated, plaintexts) = self.store_form(&existing.id, &updated);
         super::rules::check_update(self.kind, &existing, &updated)?;
+        self.keep_secrets(plaintexts);
         let object = org
             .get_mut(&self.kind.name, &existing.id)
             .ok_or_else(|| OktaError::not_found(&existing.id))?;

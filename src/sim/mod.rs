@@ -13,6 +13,7 @@ mod present;
 mod rate;
 pub mod route;
 mod rules;
+mod validate;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -23,6 +24,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::catalogue::Catalogue;
+use crate::snapshot::fingerprint::FingerprintKey;
+
+/// The fingerprint key every fixture is canonical under (a test key, never a customer's).
+pub const FIXTURE_KEY: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 use auth::Auth;
 use org::{FixtureError, Org};
 use route::Routes;
@@ -58,7 +63,10 @@ pub struct State {
     org: Mutex<Org>,
     auth: Auth,
     rate: rate::RateLimits,
-    secrets: present::Secrets,
+    /// Plaintext secrets, keyed `<kind>/<id>/<field>`: the org holds their fingerprints.
+    secrets: Mutex<present::Secrets>,
+    /// The fixed fingerprint key of fixtures (a fixture's files are canonical under it).
+    key: FingerprintKey,
     reconcile: Duration,
     reconciling: Mutex<BTreeSet<String>>,
 }
@@ -127,7 +135,9 @@ impl State {
             org: Mutex::new(org),
             auth,
             rate: rate::RateLimits::new(&catalogue.provider),
-            secrets,
+            secrets: Mutex::new(secrets),
+            key: FingerprintKey::from_hex(FIXTURE_KEY)
+                .map_err(|e| StartError::Catalogue(e.to_string()))?,
             reconcile: options.reconcile,
             reconciling: Mutex::new(BTreeSet::new()),
         }))

@@ -296,3 +296,87 @@ async fn policy_priorities_are_renumbered_with_the_default_policy_last() {
         "Okta's default policy stays last: {order:?}"
     );
 }
+
+#[tokio::test]
+async fn request_bodies_are_checked_against_okta_request_schemas() {
+    let sim = Sim::start("tiny", &[]);
+    let client = sim.ssws();
+    let groups = format!("{}/api/v1/groups", sim.url);
+    let (status, error) = status_and_body(
+        client
+            .post(&groups)
+            .json(&json!({"profile": {"name": "Ops"}, "colour": "blue"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error["errorCode"].as_str()),
+        (400, Some("E0000001"))
+    );
+    assert_eq!(
+        error["errorCauses"][0]["errorSummary"],
+        "colour: Property is not defined in the request schema"
+    );
+    let (status, error) = status_and_body(
+        client
+            .post(&groups)
+            .json(&json!({"profile": {"name": 42}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error["errorCauses"][0]["errorSummary"],
+        "profile.name: expected string, got integer"
+    );
+    // Read-only and hypermedia members are ignored, as Okta ignores them.
+    let (status, created) = status_and_body(
+        client
+            .post(&groups)
+            .json(&json!({"id": "00gforged", "created": "2020-01-01T00:00:00.000Z", "_links": {"self": {}}, "profile": {"name": "Ops"}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_ne!(created["id"], "00gforged");
+}
+
+#[tokio::test]
+async fn a_secret_written_is_returned_in_plaintext_and_stored_canonically() {
+    let sim = Sim::start("tiny", &[]);
+    let client = sim.ssws();
+    let (status, app) = status_and_body(
+        client
+            .post(format!("{}/api/v1/apps?activate=false", sim.url))
+            .json(&json!({
+                "name": "oidc_client", "label": "Wiki", "signOnMode": "OPENID_CONNECT",
+                "credentials": {"oauthClient": {"client_secret": "wiki-secret", "token_endpoint_auth_method": "client_secret_basic"}},
+                "settings": {"oauthClient": {"application_type": "web", "grant_types": ["authorization_code"], "redirect_uris": ["https://wiki.tiny.example/cb"], "response_types": ["code"]}}
+            }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{app}");
+    assert_eq!(app["status"], "INACTIVE", "created with activate=false");
+    assert_eq!(
+        app["credentials"]["oauthClient"]["client_secret"],
+        "wiki-secret"
+    );
+    // Sending Okta's own answer back (links, nulls, volatile fields) is accepted.
+    let url = format!("{}/api/v1/apps/{}", sim.url, app["id"].as_str().unwrap());
+    let (status, replaced) =
+        status_and_body(client.put(&url).json(&app).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(
+        replaced["credentials"]["oauthClient"]["client_secret"],
+        "wiki-secret"
+    );
+}
