@@ -37,6 +37,21 @@ pub struct FieldInfo {
     pub one_of: Vec<Value>,
 }
 
+impl FieldInfo {
+    /// True when `value`'s JSON type is one of the field's types (`any` accepts everything).
+    pub fn accepts(&self, value: &Value) -> bool {
+        self.ty.split('|').any(|ty| match ty {
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            _ => true,
+        })
+    }
+}
+
 /// The spec operation behind one catalogue endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operation {

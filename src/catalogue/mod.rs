@@ -255,15 +255,7 @@ fn effective_defaults(kind: &Kind, index: &FieldIndex) -> Vec<(FieldPath, serde_
         let (Some(value), false) = (&info.default, info.read_only) else {
             continue;
         };
-        let type_fits = info.ty.split('|').any(|ty| match ty {
-            "string" => value.is_string(),
-            "integer" => value.is_i64() || value.is_u64(),
-            "number" => value.is_number(),
-            "boolean" => value.is_boolean(),
-            "array" => value.is_array(),
-            "object" => value.is_object(),
-            _ => true,
-        });
+        let type_fits = info.accepts(value);
         let Ok(parsed) = FieldPath::parse(path) else {
             continue;
         };

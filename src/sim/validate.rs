@@ -46,16 +46,11 @@ fn ignored(kind: &Kind, index: &FieldIndex, path: &FieldPath) -> bool {
             .is_some_and(|info| info.read_only)
 }
 
-fn type_fits(ty: &str, value: &Value) -> bool {
-    ty.split('|').any(|ty| match ty {
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "array" => value.is_array(),
-        "object" => value.is_object(),
-        _ => true,
-    })
+/// A problem when `value` at `path` does not have the type the request schema gives it.
+fn type_problem(index: &FieldIndex, path: &FieldPath, value: &Value) -> Option<String> {
+    let info = index.request.get(&path.to_string())?;
+    (!value.is_null() && !info.accepts(value))
+        .then(|| format!("{path}: expected {}, got {}", info.ty, json_type(value)))
 }
 
 fn walk(
@@ -78,35 +73,19 @@ fn walk(
                     ));
                     continue;
                 }
-                if let Some(info) = index.request.get(&child_path.to_string())
-                    && !child.is_null()
-                    && !type_fits(&info.ty, child)
-                {
-                    problems.push(format!(
-                        "{child_path}: expected {}, got {}",
-                        info.ty,
-                        json_type(child)
-                    ));
-                    continue;
+                match type_problem(index, &child_path, child) {
+                    Some(problem) => problems.push(problem),
+                    None => walk(kind, index, child, &child_path, problems),
                 }
-                walk(kind, index, child, &child_path, problems);
             }
         }
         Value::Array(items) => {
             let each = path.child(Segment::Each);
             for item in items {
-                if let Some(info) = index.request.get(&each.to_string())
-                    && !item.is_null()
-                    && !type_fits(&info.ty, item)
-                {
-                    problems.push(format!(
-                        "{each}: expected {}, got {}",
-                        info.ty,
-                        json_type(item)
-                    ));
-                    continue;
+                match type_problem(index, &each, item) {
+                    Some(problem) => problems.push(problem),
+                    None => walk(kind, index, item, &each, problems),
                 }
-                walk(kind, index, item, &each, problems);
             }
         }
         _ => {}
