@@ -32,7 +32,35 @@ pub async fn handle(
         .query()
         .map(|q| url_form(q).into_iter().collect::<HashMap<_, _>>())
         .unwrap_or_default();
-    let response = if path == "/oauth2/v1/token" && method == HttpMethod::POST {
+    let response = if path == "/api/v1/logs" && method == HttpMethod::GET {
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        let answer = match state.auth.authorize(&headers) {
+            Err(error) => error.into_response(),
+            Ok(grant) if !grant.covers(&["okta.logs.read".to_string()]) => {
+                OktaError::access_denied().into_response()
+            }
+            Ok(_) if !state.rate.take("/api/v1/logs").allowed => {
+                OktaError::rate_limited().into_response()
+            }
+            Ok(_) => match state.log.query(&query, &format!("http://{host}")) {
+                Err(error) => error.into_response(),
+                Ok((events, next)) => {
+                    let mut response =
+                        (StatusCode::OK, axum::Json(Value::Array(events))).into_response();
+                    if let Some(next) = next
+                        && let Ok(value) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\""))
+                    {
+                        response.headers_mut().append("link", value);
+                    }
+                    response
+                }
+            },
+        };
+        with_rate(&state, answer, "/api/v1/logs")
+    } else if path == "/oauth2/v1/token" && method == HttpMethod::POST {
         let form: HashMap<String, String> = url_form(&String::from_utf8_lossy(&body))
             .into_iter()
             .collect();
@@ -189,6 +217,16 @@ fn api(
             .and_then(|h| h.to_str().ok())
             .unwrap_or("127.0.0.1")
     );
+    let actor = match &grant {
+        super::auth::Grant::ApiToken => json!({
+            "id": "00u0simulatoradmin01", "type": "User",
+            "alternateId": "admin@simulator.example", "displayName": "Simulator Admin"
+        }),
+        super::auth::Grant::Scopes(_) => json!({
+            "id": state.auth.client_id, "type": "PublicClientApp",
+            "alternateId": state.auth.client_id, "displayName": "Butterfly"
+        }),
+    };
     let context = Context {
         state,
         kind,
@@ -196,6 +234,7 @@ fn api(
         matched: &matched,
         query,
         base: &base,
+        actor,
     };
     let response = match &matched.route.role {
         Role::List => context.list(),
@@ -217,6 +256,8 @@ struct Context<'a> {
     matched: &'a Matched<'a>,
     query: &'a HashMap<String, String>,
     base: &'a str,
+    /// Who the System Log names as the actor of a write.
+    actor: Value,
 }
 
 impl Context<'_> {
@@ -325,6 +366,30 @@ impl Context<'_> {
     /// Remembers the plaintext of secrets a write that succeeded carried.
     fn keep_secrets(&self, plaintexts: Vec<(String, String)>) {
         self.secrets().extend(plaintexts);
+    }
+
+    /// Appends a System Log event for a successful write of `object`.
+    fn log(&self, action: &str, object: &Object) {
+        let key: Vec<String> = self
+            .kind
+            .natural_key()
+            .iter()
+            .filter_map(|p| p.get(&object.body).map(value_text))
+            .collect();
+        let name = if key.is_empty() {
+            object.id.clone()
+        } else {
+            key.join(" ")
+        };
+        let target = json!({
+            "id": object.id, "type": self.kind.title,
+            "alternateId": name, "displayName": name,
+        });
+        let event_type = super::log::event_type(&self.kind.name, action);
+        let message = format!("{} {action}: {name}", self.kind.title);
+        self.state
+            .log
+            .record(event_type, self.actor.clone(), target, message);
     }
 
     /// Checks a request body against the kind's request schema.
@@ -623,6 +688,7 @@ impl Context<'_> {
             .get(&self.kind.name, &id)
             .cloned()
             .ok_or_else(|| OktaError::not_found(&id))?;
+        self.log("create", &object);
         let rendered = self.render(&org, &object);
         Ok((StatusCode::OK, axum::Json(rendered)).into_response())
     }
@@ -666,6 +732,7 @@ impl Context<'_> {
             .get(&self.kind.name, &existing.id)
             .cloned()
             .ok_or_else(|| OktaError::not_found(&existing.id))?;
+        self.log("update", &object);
         let rendered = self.render(&org, &object);
         Ok((StatusCode::OK, axum::Json(rendered)).into_response())
     }
@@ -690,10 +757,12 @@ impl Context<'_> {
             {
                 map.insert("status".into(), json!("DEPROVISIONED"));
             }
+            self.log("deactivate", &existing);
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         super::rules::check_delete(self.state.catalogue, &org, self.kind, &existing)?;
         remove_with_children(&mut org, &self.kind.name, &existing.id);
+        self.log("delete", &existing);
         Ok(StatusCode::NO_CONTENT.into_response())
     }
 
@@ -718,6 +787,7 @@ impl Context<'_> {
         {
             map.insert("status".into(), json!(status));
         }
+        self.log(name, &existing);
         Ok(StatusCode::NO_CONTENT.into_response())
     }
 
@@ -788,7 +858,7 @@ fn now_text() -> String {
         .to_string()
 }
 
-fn encode(text: &str) -> String {
+pub(super) fn encode(text: &str) -> String {
     let mut out = String::new();
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
@@ -802,7 +872,7 @@ fn encode(text: &str) -> String {
 
 /// The SCIM-like filter expressions Okta documents for lists: `field eq "value"`, joined by
 /// `and` / `or` (no parentheses yet).
-fn filter_matches(filter: &str, body: &Value) -> bool {
+pub(super) fn filter_matches(filter: &str, body: &Value) -> bool {
     filter.split(" or ").any(|alternative| {
         alternative.split(" and ").all(|term| {
             let mut parts = term.trim().splitn(3, ' ');
@@ -811,13 +881,29 @@ fn filter_matches(filter: &str, body: &Value) -> bool {
                 return false;
             };
             let value = value.trim().trim_matches('"');
-            let actual = crate::catalogue::FieldPath::parse(field)
-                .ok()
-                .and_then(|p| p.get(body).map(value_text));
+            // `target.id` looks into every element of the `target` array.
+            let actuals: Vec<String> = match field.strip_prefix("target.") {
+                Some(rest) => body["target"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| {
+                        crate::catalogue::FieldPath::parse(rest)
+                            .ok()
+                            .and_then(|p| p.get(t).map(value_text))
+                    })
+                    .collect(),
+                None => crate::catalogue::FieldPath::parse(field)
+                    .ok()
+                    .and_then(|p| p.get(body).map(value_text))
+                    .into_iter()
+                    .collect(),
+            };
             match op {
-                "eq" => actual.as_deref() == Some(value),
-                "ne" => actual.as_deref() != Some(value),
-                "sw" => actual.is_some_and(|a| a.starts_with(value)),
+                "eq" => actuals.iter().any(|a| a == value),
+                "ne" => actuals.iter().all(|a| a != value),
+                "sw" => actuals.iter().any(|a| a.starts_with(value)),
+                "co" => actuals.iter().any(|a| a.contains(value)),
                 _ => false,
             }
         })

@@ -8,6 +8,7 @@
 mod api;
 pub mod auth;
 pub mod error;
+mod log;
 pub mod org;
 mod present;
 mod rate;
@@ -69,6 +70,7 @@ pub struct State {
     key: FingerprintKey,
     reconcile: Duration,
     reconciling: Mutex<BTreeSet<String>>,
+    log: log::SystemLog,
 }
 
 /// Holds a kind as "being reconciled" until dropped.
@@ -140,6 +142,7 @@ impl State {
                 .map_err(|e| StartError::Catalogue(e.to_string()))?,
             reconcile: options.reconcile,
             reconciling: Mutex::new(BTreeSet::new()),
+            log: log::SystemLog::default(),
         }))
     }
 

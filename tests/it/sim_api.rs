@@ -707,3 +707,68 @@ async fn responses_differ_from_fixture_files_in_every_way_canonicalisation_undoe
         .unwrap();
     assert!(staged["lastLogin"].is_null(), "never signed in: {staged}");
 }
+
+#[tokio::test]
+async fn writes_appear_in_the_system_log_and_polling_never_ends() {
+    let sim = Sim::start(
+        "tiny",
+        &["--grant-scopes", "okta.groups.manage,okta.groups.read"],
+    );
+    let client = sim.ssws();
+    let created: Value = client
+        .post(format!("{}/api/v1/groups", sim.url))
+        .json(&json!({"profile": {"name": "Auditors"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let logs = client
+        .get(format!("{}/api/v1/logs", sim.url))
+        .query(&[("filter", "eventType eq \"group.lifecycle.create\"")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logs.status(), 200);
+    let next = next_link(logs.headers()).expect("a polling query always has a next link");
+    let events: Vec<Value> = logs.json().await.unwrap();
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(event["target"][0]["id"], id);
+    assert_eq!(event["target"][0]["displayName"], "Auditors");
+    assert_eq!(event["actor"]["type"], "User");
+    assert_eq!(event["outcome"]["result"], "SUCCESS");
+    assert!(
+        event["published"].is_string()
+            && event["uuid"].is_string()
+            && event["client"]["ipAddress"].is_string()
+    );
+    // Nothing new since: an empty page, and still a next link.
+    let empty = client.get(&next).send().await.unwrap();
+    assert!(next_link(empty.headers()).is_some());
+    assert_eq!(empty.json::<Vec<Value>>().await.unwrap().len(), 0);
+    // A bounded query ends.
+    let bounded = client
+        .get(format!("{}/api/v1/logs", sim.url))
+        .query(&[
+            ("since", "2020-01-01T00:00:00Z"),
+            ("until", "2100-01-01T00:00:00Z"),
+            ("q", "auditors"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(next_link(bounded.headers()).is_none());
+    assert_eq!(bounded.json::<Vec<Value>>().await.unwrap().len(), 1);
+    // An OAuth token without okta.logs.read cannot read it.
+    let body: Value = token(&sim, "okta.groups.read").await.json().await.unwrap();
+    let denied = reqwest::Client::new()
+        .get(format!("{}/api/v1/logs", sim.url))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+}
