@@ -35,6 +35,20 @@ pub struct Args {
     /// write of the same kind gets 423 E0000239
     #[arg(long, default_value_t = 50)]
     pub reconcile_ms: u64,
+
+    /// A TOML file of per-bucket quotas (`[buckets]` "/api/v1/apps" = 50) replacing Okta's
+    /// published defaults
+    #[arg(long)]
+    pub rate_limits: Option<PathBuf>,
+
+    /// Shrink every rate-limit window N times (60 s / N, at least 10 s: reset headers have
+    /// one-second resolution), so a benchmark at Okta's limits runs N times faster
+    #[arg(long, default_value_t = 1)]
+    pub time_scale: u32,
+
+    /// Requests in flight at once before the concurrency limit answers 429 (Okta: 75)
+    #[arg(long, default_value_t = 75)]
+    pub concurrency: u32,
 }
 
 pub fn run(args: Args) -> Result<Outcome, Failure> {
@@ -44,6 +58,19 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             args.fixture.display()
         )));
     }
+    if args.time_scale == 0 || 60 / args.time_scale < 10 {
+        return Err(Failure::Usage(format!(
+            "--time-scale {}: a rate-limit window must stay at 10 s or more (60 s / N), so N is 1 to 6",
+            args.time_scale
+        )));
+    }
+    let catalogue = crate::catalogue::Catalogue::okta().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rate_limits = match &args.rate_limits {
+        Some(path) => {
+            sim::rate::read_overrides(path, &catalogue.provider).map_err(Failure::Usage)?
+        }
+        None => Default::default(),
+    };
     let options = sim::Options {
         fixture: args.fixture.clone(),
         granted_scopes: args
@@ -51,6 +78,9 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             .map(|s| s.into_iter().collect::<BTreeSet<_>>()),
         token_ttl: Duration::from_secs(args.token_ttl),
         reconcile: Duration::from_millis(args.reconcile_ms),
+        rate_limits,
+        rate_window: Duration::from_secs(u64::from(60 / args.time_scale)),
+        concurrency: args.concurrency,
     };
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
     runtime.block_on(async move {

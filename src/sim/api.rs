@@ -27,6 +27,19 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let request_id = format!("sim{:017x}", rand_like(&uri));
+    // Okta's concurrency limit: too many requests in flight get 429 with Limit 0, Remaining 0.
+    let _in_flight = InFlight::enter(&state);
+    if _in_flight.count > state.concurrency {
+        let mut response = OktaError::rate_limited().into_response();
+        let reset = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() + 1);
+        let headers = response.headers_mut();
+        headers.insert("x-rate-limit-limit", HeaderValue::from(0u32));
+        headers.insert("x-rate-limit-remaining", HeaderValue::from(0u32));
+        headers.insert("x-rate-limit-reset", HeaderValue::from(reset));
+        return with_request_id(response, &request_id);
+    }
     let path = uri.path().to_string();
     let query: HashMap<String, String> = uri
         .query()
@@ -105,6 +118,28 @@ pub async fn handle(
         }
     };
     with_request_id(response, &request_id)
+}
+
+/// Counts a request in flight until dropped.
+struct InFlight<'s> {
+    state: &'s State,
+    count: u32,
+}
+
+impl<'s> InFlight<'s> {
+    fn enter(state: &'s State) -> Self {
+        use std::sync::atomic::Ordering;
+        let count = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        InFlight { state, count }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.state
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 fn with_request_id(mut response: Response, request_id: &str) -> Response {

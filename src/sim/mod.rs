@@ -11,7 +11,7 @@ pub mod error;
 mod log;
 pub mod org;
 mod present;
-mod rate;
+pub mod rate;
 pub mod route;
 mod rules;
 mod validate;
@@ -45,6 +45,12 @@ pub struct Options {
     /// How long Okta takes to reconcile a group-rule or policy-rule write; a write of the same
     /// kind arriving meanwhile gets 423 E0000239.
     pub reconcile: Duration,
+    /// Per-bucket quotas replacing Okta's published ones.
+    pub rate_limits: std::collections::BTreeMap<String, u32>,
+    /// The length of a rate-limit window (Okta: 60 s; shrunk by `--time-scale`).
+    pub rate_window: Duration,
+    /// Requests in flight at once before Okta's concurrency limit answers 429 (Okta: 75).
+    pub concurrency: u32,
 }
 
 /// What a client needs to talk to a running simulator.
@@ -71,6 +77,8 @@ pub struct State {
     reconcile: Duration,
     reconciling: Mutex<BTreeSet<String>>,
     log: log::SystemLog,
+    concurrency: u32,
+    in_flight: std::sync::atomic::AtomicU32,
 }
 
 /// Holds a kind as "being reconciled" until dropped.
@@ -136,13 +144,19 @@ impl State {
             routes: Routes::from_catalogue(catalogue),
             org: Mutex::new(org),
             auth,
-            rate: rate::RateLimits::new(&catalogue.provider),
+            rate: rate::RateLimits::new(
+                &catalogue.provider,
+                &options.rate_limits,
+                options.rate_window,
+            ),
             secrets: Mutex::new(secrets),
             key: FingerprintKey::from_hex(FIXTURE_KEY)
                 .map_err(|e| StartError::Catalogue(e.to_string()))?,
             reconcile: options.reconcile,
             reconciling: Mutex::new(BTreeSet::new()),
             log: log::SystemLog::default(),
+            concurrency: options.concurrency,
+            in_flight: std::sync::atomic::AtomicU32::new(0),
         }))
     }
 

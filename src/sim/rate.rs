@@ -2,7 +2,7 @@
 //! after it starts (not on wall-clock minutes), reported on every response in
 //! `X-Rate-Limit-Limit/-Remaining/-Reset` (epoch seconds).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,14 +33,17 @@ pub struct Usage {
 }
 
 impl RateLimits {
-    pub fn new(provider: &Provider) -> Self {
+    /// Okta's published quotas, `overrides` on top, each counted over `window`.
+    pub fn new(provider: &Provider, overrides: &BTreeMap<String, u32>, window: Duration) -> Self {
+        let mut limits: HashMap<String, u32> = provider
+            .buckets
+            .values()
+            .map(|b| (b.name.clone(), b.per_minute))
+            .collect();
+        limits.extend(overrides.iter().map(|(k, v)| (k.clone(), *v)));
         RateLimits {
-            limits: provider
-                .buckets
-                .values()
-                .map(|b| (b.name.clone(), b.per_minute))
-                .collect(),
-            window: Duration::from_secs(60),
+            limits,
+            window,
             windows: Mutex::new(HashMap::new()),
         }
     }
@@ -100,4 +103,36 @@ impl RateLimits {
             allowed,
         }
     }
+}
+
+/// Reads `--rate-limits FILE`: a TOML table `[buckets]` of bucket name → requests per window.
+pub fn read_overrides(
+    path: &std::path::Path,
+    provider: &Provider,
+) -> Result<BTreeMap<String, u32>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        buckets: BTreeMap<String, u32>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: File =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message().trim()))?;
+    for (name, limit) in &file.buckets {
+        if !provider.buckets.contains_key(name) {
+            let known: Vec<&str> = provider.buckets.keys().map(String::as_str).collect();
+            return Err(format!(
+                "{}: `{name}` is not a rate-limit bucket (known: {})",
+                path.display(),
+                known.join(", ")
+            ));
+        }
+        if *limit == 0 {
+            return Err(format!(
+                "{}: bucket `{name}` has a limit of 0",
+                path.display()
+            ));
+        }
+    }
+    Ok(file.buckets)
 }
