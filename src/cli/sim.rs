@@ -49,6 +49,26 @@ pub struct Args {
     /// Requests in flight at once before the concurrency limit answers 429 (Okta: 75)
     #[arg(long, default_value_t = 75)]
     pub concurrency: u32,
+
+    /// The share of API requests (0 to 1) that answer with an injected fault
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+
+    /// Which faults to inject: 500, 502, 503, 429, reset (connection dropped), truncate (half a body)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "500,502,503,429,reset,truncate"
+    )]
+    pub faults: Vec<String>,
+
+    /// Delay every API request by this many milliseconds
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+
+    /// Seed of the fault sequence: the same seed injects the same faults in the same order
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 pub fn run(args: Args) -> Result<Outcome, Failure> {
@@ -71,6 +91,20 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         }
         None => Default::default(),
     };
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        return Err(Failure::Usage(format!(
+            "--fault-rate {}: must be between 0 and 1",
+            args.fault_rate
+        )));
+    }
+    let mut fault_kinds = Vec::new();
+    for item in &args.faults {
+        fault_kinds.push(sim::faults::Fault::parse(item).ok_or_else(|| {
+            Failure::Usage(format!(
+                "--faults: `{item}` is not one of 500, 502, 503, 429, reset, truncate"
+            ))
+        })?);
+    }
     let options = sim::Options {
         fixture: args.fixture.clone(),
         granted_scopes: args
@@ -81,6 +115,12 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         rate_limits,
         rate_window: Duration::from_secs(u64::from(60 / args.time_scale)),
         concurrency: args.concurrency,
+        faults: sim::FaultOptions {
+            rate: args.fault_rate,
+            kinds: fault_kinds,
+            latency: Duration::from_millis(args.latency_ms),
+            seed: args.seed,
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
     runtime.block_on(async move {

@@ -45,6 +45,21 @@ pub async fn handle(
         .query()
         .map(|q| url_form(q).into_iter().collect::<HashMap<_, _>>())
         .unwrap_or_default();
+    // Injected latency and faults (never on the token endpoint).
+    let fault = if path == "/oauth2/v1/token" {
+        None
+    } else {
+        if !state.faults.latency.is_zero() {
+            tokio::time::sleep(state.faults.latency).await;
+        }
+        state.faults.draw()
+    };
+    if let Some(fault) = fault
+        && super::faults::replaces_request(fault)
+    {
+        let answer = super::faults::respond(fault, StatusCode::OK.into_response()).await;
+        return with_request_id(answer, &request_id);
+    }
     let response = if path == "/api/v1/logs" && method == HttpMethod::GET {
         let host = headers
             .get("host")
@@ -116,6 +131,10 @@ pub async fn handle(
             Err((error, Some(bucket))) => with_rate(&state, error.into_response(), &bucket),
             Err((error, None)) => with_rate(&state, error.into_response(), &bucket),
         }
+    };
+    let response = match fault {
+        Some(fault) => super::faults::respond(fault, response).await,
+        None => response,
     };
     with_request_id(response, &request_id)
 }

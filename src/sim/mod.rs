@@ -8,6 +8,7 @@
 mod api;
 pub mod auth;
 pub mod error;
+pub mod faults;
 mod log;
 pub mod org;
 mod present;
@@ -51,6 +52,17 @@ pub struct Options {
     pub rate_window: Duration,
     /// Requests in flight at once before Okta's concurrency limit answers 429 (Okta: 75).
     pub concurrency: u32,
+    /// Injected faults and latency (none by default).
+    pub faults: FaultOptions,
+}
+
+/// `--fault-rate`, `--faults`, `--latency-ms` and `--seed`.
+#[derive(Clone, Debug, Default)]
+pub struct FaultOptions {
+    pub rate: f64,
+    pub kinds: Vec<faults::Fault>,
+    pub latency: Duration,
+    pub seed: u64,
 }
 
 /// What a client needs to talk to a running simulator.
@@ -79,6 +91,7 @@ pub struct State {
     log: log::SystemLog,
     concurrency: u32,
     in_flight: std::sync::atomic::AtomicU32,
+    faults: faults::Faults,
 }
 
 /// Holds a kind as "being reconciled" until dropped.
@@ -157,6 +170,12 @@ impl State {
             log: log::SystemLog::default(),
             concurrency: options.concurrency,
             in_flight: std::sync::atomic::AtomicU32::new(0),
+            faults: faults::Faults::new(
+                options.faults.rate,
+                options.faults.kinds.clone(),
+                options.faults.latency,
+                options.faults.seed,
+            ),
         }))
     }
 

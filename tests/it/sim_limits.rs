@@ -123,3 +123,84 @@ fn bad_rate_limit_options_are_usage_errors_that_name_the_problem() {
     assert_eq!(output.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&output.stderr).contains("10 s or more"));
 }
+
+/// The statuses of `count` sequential group lists (`None` for a dropped connection or a body
+/// that is not whole JSON).
+async fn statuses(sim: &Sim, count: usize) -> Vec<Option<u16>> {
+    let client = sim.ssws();
+    let mut out = Vec::new();
+    for _ in 0..count {
+        let outcome = match client
+            .get(format!("{}/api/v1/groups", sim.url))
+            .send()
+            .await
+        {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match response.bytes().await {
+                    Ok(bytes)
+                        if status != 200
+                            || serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() =>
+                    {
+                        Some(status)
+                    }
+                    _ => None,
+                }
+            }
+            Err(_) => None,
+        };
+        out.push(outcome);
+    }
+    out
+}
+
+#[tokio::test]
+async fn faults_are_injected_deterministically_by_seed() {
+    let args = ["--fault-rate", "0.5", "--seed", "42"];
+    let first = statuses(&Sim::start("tiny", &args), 24).await;
+    let second = statuses(&Sim::start("tiny", &args), 24).await;
+    assert_eq!(first, second, "the same seed gives the same faults");
+    assert!(first.contains(&Some(200)), "{first:?}");
+    assert!(first.iter().any(|s| *s != Some(200)), "{first:?}");
+    let other = statuses(
+        &Sim::start("tiny", &["--fault-rate", "0.5", "--seed", "43"]),
+        24,
+    )
+    .await;
+    assert_ne!(first, other);
+}
+
+#[tokio::test]
+async fn each_fault_looks_like_what_it_names() {
+    for (fault, expected) in [
+        ("500", Some(500)),
+        ("502", Some(502)),
+        ("503", Some(503)),
+        ("429", Some(429)),
+        ("reset", None),
+        ("truncate", None),
+    ] {
+        let sim = Sim::start("tiny", &["--fault-rate", "1", "--faults", fault]);
+        assert_eq!(statuses(&sim, 1).await, vec![expected], "{fault}");
+        // The token endpoint is spared.
+        let token = reqwest::Client::new()
+            .post(format!("{}/oauth2/v1/token", sim.url))
+            .basic_auth(&sim.client_id, Some(&sim.client_secret))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "okta.groups.read"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(token.status(), 200, "{fault}");
+    }
+}
+
+#[tokio::test]
+async fn latency_delays_every_api_request() {
+    let sim = Sim::start("tiny", &["--latency-ms", "150"]);
+    let started = std::time::Instant::now();
+    assert_eq!(statuses(&sim, 2).await, vec![Some(200), Some(200)]);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
