@@ -537,6 +537,49 @@ impl Context<'_> {
                 None => {}
             }
         }
+        // `search` and `filter` expressions and the `q` prefix of user and group lists.
+        if matches!(self.kind.name.as_str(), "user" | "group") {
+            for param in ["search", "filter"] {
+                if let Some(expression) = self.query.get(param)
+                    && list.each.as_ref().is_none_or(|e| e.param != param)
+                {
+                    if !expression_is_valid(expression) {
+                        return Err(OktaError::new(
+                            StatusCode::BAD_REQUEST,
+                            "E0000031",
+                            "Invalid search criteria.",
+                        )
+                        .with_cause(format!("{param}: {expression}")));
+                    }
+                    objects.retain(|o| filter_matches(expression, &o.body));
+                }
+            }
+            if let Some(prefix) = self.query.get("q") {
+                let prefix = prefix.to_lowercase();
+                let fields: &[&str] = if self.kind.name == "user" {
+                    &[
+                        "profile.firstName",
+                        "profile.lastName",
+                        "profile.email",
+                        "profile.login",
+                    ]
+                } else {
+                    &["profile.name"]
+                };
+                objects.retain(|o| {
+                    fields.iter().any(|field| {
+                        crate::catalogue::FieldPath::parse(field)
+                            .ok()
+                            .and_then(|p| {
+                                p.get(&o.body)
+                                    .and_then(Value::as_str)
+                                    .map(str::to_lowercase)
+                            })
+                            .is_some_and(|v| v.starts_with(&prefix))
+                    })
+                });
+            }
+        }
         // Okta's plain user list omits DEPROVISIONED users (NOTES.md §3.1).
         if self.kind.name == "user"
             && !self.query.contains_key("filter")
@@ -924,8 +967,20 @@ pub(super) fn encode(text: &str) -> String {
     out
 }
 
-/// The SCIM-like filter expressions Okta documents for lists: `field eq "value"`, joined by
-/// `and` / `or` (no parentheses yet).
+/// True when every term of an expression reads `field op "value"` with a known operator.
+fn expression_is_valid(expression: &str) -> bool {
+    expression.split(" or ").all(|alternative| {
+        alternative.split(" and ").all(|term| {
+            let parts: Vec<&str> = term.trim().splitn(3, ' ').collect();
+            parts.len() == 3
+                && matches!(parts[1], "eq" | "ne" | "sw" | "co")
+                && crate::catalogue::FieldPath::parse(parts[0]).is_ok()
+        })
+    })
+}
+
+/// The SCIM-like filter expressions Okta documents for lists: `field op "value"` with `eq`,
+/// `ne`, `sw`, `co`, joined by `and` / `or` (no parentheses).
 pub(super) fn filter_matches(filter: &str, body: &Value) -> bool {
     filter.split(" or ").any(|alternative| {
         alternative.split(" and ").all(|term| {

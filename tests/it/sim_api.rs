@@ -772,3 +772,63 @@ async fn writes_appear_in_the_system_log_and_polling_never_ends() {
         .unwrap();
     assert_eq!(denied.status(), 403);
 }
+
+#[tokio::test]
+async fn user_and_group_lists_take_search_filter_and_q() {
+    let sim = Sim::start("tiny", &[]);
+    let client = sim.ssws();
+    let logins = |users: Vec<Value>| -> Vec<String> {
+        let mut logins: Vec<String> = users
+            .iter()
+            .map(|u| u["profile"]["login"].as_str().unwrap().to_string())
+            .collect();
+        logins.sort();
+        logins
+    };
+    let engineers: Vec<Value> = client
+        .get(format!("{}/api/v1/users", sim.url))
+        .query(&[(
+            "search",
+            "profile.department eq \"Engineering\" and status eq \"ACTIVE\"",
+        )])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        logins(engineers),
+        ["bob@tiny.example", "carol@tiny.example"]
+    );
+    let by_prefix: Vec<Value> = client
+        .get(format!("{}/api/v1/users?q=car", sim.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(logins(by_prefix), ["carol@tiny.example"]);
+    let okta_groups: Vec<Value> = client
+        .get(format!("{}/api/v1/groups", sim.url))
+        .query(&[("filter", "type eq \"OKTA_GROUP\"")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(okta_groups.len(), 2);
+    let invalid = client
+        .get(format!("{}/api/v1/groups", sim.url))
+        .query(&[("search", "profile.name like \"x\"")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 400);
+    assert_eq!(
+        invalid.json::<Value>().await.unwrap()["errorCode"],
+        "E0000031"
+    );
+}
