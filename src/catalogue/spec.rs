@@ -115,36 +115,25 @@ impl<'s> Flattener<'s> {
         } else {
             types.into_iter().collect::<Vec<_>>().join("|")
         };
-        let entry = out.entry(path.to_string()).or_default();
-        if entry.ty.is_empty() {
-            entry.ty = ty;
-        } else if entry.ty != ty {
-            let mut all: BTreeSet<String> = entry.ty.split('|').map(str::to_string).collect();
-            all.extend(ty.split('|').map(str::to_string));
-            if all.len() > 1 {
-                all.remove("any");
-            }
-            entry.ty = all.into_iter().collect::<Vec<_>>().join("|");
-        }
-        entry.read_only |= self.flag(raw, resolved, "readOnly");
-        entry.write_only |= self.flag(raw, resolved, "writeOnly");
-        if entry.default.is_none() && self.in_branch.get() == 0 {
-            entry.default = raw
-                .get("default")
-                .or_else(|| resolved.get("default"))
-                .cloned();
-        }
-        if let Some(values) = raw
-            .get("enum")
-            .or_else(|| resolved.get("enum"))
-            .and_then(Value::as_array)
-        {
-            for value in values {
-                if !entry.one_of.contains(value) {
-                    entry.one_of.push(value.clone());
-                }
-            }
-        }
+        let info = FieldInfo {
+            ty,
+            read_only: self.flag(raw, resolved, "readOnly"),
+            write_only: self.flag(raw, resolved, "writeOnly"),
+            default: if self.in_branch.get() == 0 {
+                raw.get("default")
+                    .or_else(|| resolved.get("default"))
+                    .cloned()
+            } else {
+                None
+            },
+            one_of: raw
+                .get("enum")
+                .or_else(|| resolved.get("enum"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        merge(out, path.to_string(), info);
     }
 
     fn flatten(
@@ -564,31 +553,29 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
     (indexes, problems)
 }
 
+/// Adds what one schema says of a field to what others said: types unite (`any` gives way to
+/// a known type), a read-only or write-only mark sticks, the first default wins, enums unite.
 fn merge(into: &mut BTreeMap<String, FieldInfo>, path: String, info: FieldInfo) {
-    match into.get_mut(&path) {
-        None => {
-            into.insert(path, info);
+    let existing = into.entry(path).or_insert_with(|| FieldInfo {
+        ty: info.ty.clone(),
+        ..FieldInfo::default()
+    });
+    if existing.ty != info.ty {
+        let mut all: BTreeSet<&str> = existing.ty.split('|').chain(info.ty.split('|')).collect();
+        all.remove("");
+        if all.len() > 1 {
+            all.remove("any");
         }
-        Some(existing) => {
-            if existing.ty != info.ty {
-                let mut all: BTreeSet<String> =
-                    existing.ty.split('|').map(str::to_string).collect();
-                all.extend(info.ty.split('|').map(str::to_string));
-                if all.len() > 1 {
-                    all.remove("any");
-                }
-                existing.ty = all.into_iter().collect::<Vec<_>>().join("|");
-            }
-            existing.read_only |= info.read_only;
-            existing.write_only |= info.write_only;
-            if existing.default.is_none() {
-                existing.default = info.default;
-            }
-            for value in info.one_of {
-                if !existing.one_of.contains(&value) {
-                    existing.one_of.push(value);
-                }
-            }
+        existing.ty = all.into_iter().collect::<Vec<_>>().join("|");
+    }
+    existing.read_only |= info.read_only;
+    existing.write_only |= info.write_only;
+    if existing.default.is_none() {
+        existing.default = info.default;
+    }
+    for value in info.one_of {
+        if !existing.one_of.contains(&value) {
+            existing.one_of.push(value);
         }
     }
 }

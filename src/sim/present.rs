@@ -93,9 +93,7 @@ pub fn okta_like(
     }
     // Plaintext secrets where Okta returns them.
     for secret in &kind.secret {
-        if let Some(current) = secret.get(&Value::Object(map.clone()))
-            && fingerprint::is_fingerprint(current)
-        {
+        if get(map, secret).is_some_and(fingerprint::is_fingerprint) {
             let plaintext = secrets
                 .get(&format!("{}/{id}/{secret}", kind.name))
                 .cloned()
@@ -105,7 +103,7 @@ pub fn okta_like(
     }
     // Okta may leave out a field at its default.
     for (path, default) in &kind.effective_defaults {
-        if path.get(&Value::Object(map.clone())) == Some(default) {
+        if get(map, path) == Some(default) {
             remove_path(map, path);
         }
     }
@@ -127,7 +125,7 @@ pub fn okta_like(
         ]
         .iter()
         .any(|suffix| last.ends_with(suffix));
-        if path.is_single() && looks_like_time && path.get(&Value::Object(map.clone())).is_none() {
+        if path.is_single() && looks_like_time && get(map, path).is_none() {
             set_path(map, path, json!(STAMP));
         }
     }
@@ -170,6 +168,22 @@ fn set_path(map: &mut Map<String, Value>, path: &FieldPath, value: Value) {
         current = next;
     }
     current.insert(keys[keys.len() - 1].to_string(), value);
+}
+
+/// The value at a `[*]`-free path of an object, without copying the object.
+fn get<'m>(map: &'m Map<String, Value>, path: &FieldPath) -> Option<&'m Value> {
+    let mut segments = path.segments().iter();
+    let Some(Segment::Key(first)) = segments.next() else {
+        return None;
+    };
+    let mut current = map.get(first)?;
+    for segment in segments {
+        let Segment::Key(key) = segment else {
+            return None;
+        };
+        current = current.get(key.as_str())?;
+    }
+    Some(current)
 }
 
 fn get_mut<'m>(map: &'m mut Map<String, Value>, path: &FieldPath) -> Option<&'m mut Value> {

@@ -56,17 +56,13 @@ impl RateLimits {
             Some(window) if window.started.elapsed() < self.window => Usage {
                 limit,
                 remaining: limit - window.used,
-                reset: (window.started_wall + self.window)
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
+                reset: epoch_seconds(window.started_wall + self.window),
                 allowed: window.used < limit,
             },
             _ => Usage {
                 limit,
                 remaining: limit,
-                reset: (SystemTime::now() + self.window)
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
+                reset: epoch_seconds(SystemTime::now() + self.window),
                 allowed: true,
             },
         }
@@ -93,9 +89,7 @@ impl RateLimits {
         if allowed {
             window.used += 1;
         }
-        let reset = (window.started_wall + self.window)
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let reset = epoch_seconds(window.started_wall + self.window);
         Usage {
             limit,
             remaining: limit - window.used,
@@ -103,6 +97,11 @@ impl RateLimits {
             allowed,
         }
     }
+}
+
+/// A time as Okta's `X-Rate-Limit-Reset` writes it: seconds since the Unix epoch.
+fn epoch_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Reads `--rate-limits FILE`: a TOML table `[buckets]` of bucket name → requests per window.
