@@ -1,7 +1,7 @@
 //! `butterfly sim` as a client meets it (issue #3): authentication, pagination, Okta's error
 //! bodies, rate-limit headers, and Okta's rules on writes, against the `tiny` fixture.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use butterfly::catalogue::{Catalogue, Pagination, Shape};
 use butterfly::sim::org::Org;
@@ -168,58 +168,35 @@ async fn lists_page_through_link_headers_one_header_per_relation() {
 #[tokio::test]
 async fn the_user_list_omits_deprovisioned_users_unless_filtered() {
     let sim = Sim::start("tiny", &[]);
-    let client = sim.ssws();
-    let logins = |users: Vec<Value>| -> BTreeSet<String> {
-        users
-            .iter()
-            .map(|u| u["profile"]["login"].as_str().unwrap().to_string())
-            .collect()
-    };
-    let plain: Vec<Value> = client
-        .get(format!("{}/api/v1/users", sim.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(plain.len(), 4);
-    assert!(!logins(plain).contains("eve@tiny.example"));
-    let deprovisioned: Vec<Value> = client
-        .get(format!("{}/api/v1/users", sim.url))
-        .query(&[("filter", "status eq \"DEPROVISIONED\"")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        logins(deprovisioned),
-        BTreeSet::from(["eve@tiny.example".to_string()])
-    );
+    let plain = sim.get_json("/api/v1/users").await;
+    assert_eq!(plain.as_array().unwrap().len(), 4);
+    assert!(!logins(&plain).contains(&"eve@tiny.example".to_string()));
+    let deprovisioned = sim
+        .get_json("/api/v1/users?filter=status eq \"DEPROVISIONED\"")
+        .await;
+    assert_eq!(logins(&deprovisioned), ["eve@tiny.example"]);
+}
+
+/// The sorted logins of a user list.
+fn logins(users: &Value) -> Vec<String> {
+    let mut logins: Vec<String> = users
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| u["profile"]["login"].as_str().unwrap().to_string())
+        .collect();
+    logins.sort();
+    logins
 }
 
 #[tokio::test]
 async fn iam_lists_page_in_the_body_and_unpaged_lists_answer_whole() {
     let sim = Sim::start("tiny", &[]);
-    let client = sim.ssws();
-    let roles: Value = client
-        .get(format!("{}/api/v1/iam/roles", sim.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let roles = sim.get_json("/api/v1/iam/roles").await;
     assert_eq!(roles["roles"][0]["label"], "Help Desk");
     assert!(roles["_links"]["self"]["href"].is_string());
     assert!(roles["_links"].get("next").is_none());
-    let hooks = client
-        .get(format!("{}/api/v1/eventHooks", sim.url))
-        .send()
-        .await
-        .unwrap();
+    let hooks = sim.get("/api/v1/eventHooks").await;
     assert!(hooks.headers().get("link").is_none());
     let hooks: Vec<Value> = hooks.json().await.unwrap();
     assert_eq!(hooks.len(), 1);
@@ -315,24 +292,19 @@ async fn errors_have_okta_bodies_and_every_response_has_rate_limit_headers() {
 #[tokio::test]
 async fn writes_follow_okta_rules() {
     let sim = Sim::start("tiny", &[]);
-    let client = sim.ssws();
-    let created: Value = client
-        .post(format!("{}/api/v1/groups", sim.url))
-        .json(&json!({"profile": {"name": "Support", "description": "Tier 1"}}))
-        .send()
+    let support = json!({"profile": {"name": "Support", "description": "Tier 1"}});
+    let created: Value = sim
+        .post_json("/api/v1/groups", &support)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("00g") && id.len() == 20, "{id}");
-    let replaced = client
-        .put(format!("{}/api/v1/groups/{id}", sim.url))
-        .json(&json!({"id": "00gforged", "profile": {"name": "Support", "description": "Tier 2"}}))
-        .send()
-        .await
-        .unwrap();
+    let group = format!("/api/v1/groups/{id}");
+    let forged =
+        json!({"id": "00gforged", "profile": {"name": "Support", "description": "Tier 2"}});
+    let replaced = sim.put_json(&group, &forged).await;
     assert_eq!(replaced.status(), 200);
     let replaced: Value = replaced.json().await.unwrap();
     assert_eq!(
@@ -341,73 +313,29 @@ async fn writes_follow_okta_rules() {
         "read-only fields keep the server's values"
     );
     assert_eq!(replaced["profile"]["description"], "Tier 2");
-    let deleted = client
-        .delete(format!("{}/api/v1/groups/{id}", sim.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status(), 204);
-    let gone = client
-        .get(format!("{}/api/v1/groups/{id}", sim.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(gone.status(), 404);
+    assert_eq!(sim.delete(&group).await.status(), 204);
+    assert_eq!(sim.get(&group).await.status(), 404);
 
     // Okta's own objects cannot be deleted.
-    let everyone = client
-        .delete(format!("{}/api/v1/groups/00g1tinyeveryone0001", sim.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(everyone.status(), 403);
+    assert_eq!(
+        sim.delete("/api/v1/groups/00g1tinyeveryone0001")
+            .await
+            .status(),
+        403
+    );
 
     // A user DELETE deactivates first, and deletes on the second call.
-    let user = "00u1tinyuser00000003";
-    assert_eq!(
-        client
-            .delete(format!("{}/api/v1/users/{user}", sim.url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    let after_one: Value = client
-        .get(format!("{}/api/v1/users/{user}", sim.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(after_one["status"], "DEPROVISIONED");
-    assert_eq!(
-        client
-            .delete(format!("{}/api/v1/users/{user}", sim.url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    assert_eq!(
-        client
-            .get(format!("{}/api/v1/users/{user}", sim.url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    let user = "/api/v1/users/00u1tinyuser00000003";
+    assert_eq!(sim.delete(user).await.status(), 204);
+    assert_eq!(sim.get_json(user).await["status"], "DEPROVISIONED");
+    assert_eq!(sim.delete(user).await.status(), 204);
+    assert_eq!(sim.get(user).await.status(), 404);
 
     // Users created with activate=false are STAGED (no activation e-mail).
-    let staged: Value = client
-        .post(format!("{}/api/v1/users?activate=false", sim.url))
-        .json(&json!({"profile": {"login": "new@tiny.example", "email": "new@tiny.example", "firstName": "N", "lastName": "U"}}))
-        .send()
+    let new_user = json!({"profile": {"login": "new@tiny.example", "email": "new@tiny.example", "firstName": "N", "lastName": "U"}});
+    let staged: Value = sim
+        .post_json("/api/v1/users?activate=false", &new_user)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -629,30 +557,16 @@ fn fixture_files_are_canonical_and_where_the_layout_puts_them() {
 #[tokio::test]
 async fn responses_differ_from_fixture_files_in_every_way_canonicalisation_undoes() {
     let sim = Sim::start("tiny", &[]);
-    let client = sim.ssws();
-    let app: Value = client
-        .get(format!("{}/api/v1/apps/0oa1tinyportal000002", sim.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let app = sim.get_json("/api/v1/apps/0oa1tinyportal000002").await;
     let file: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("fixtures/orgs/tiny/okta/apps/Portal.json")).unwrap(),
     )
     .unwrap();
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
     // _links, including the access policy that the file keeps as a derived field.
+    assert!(text(&app["_links"]["self"]["href"]).ends_with("/api/v1/apps/0oa1tinyportal000002"));
     assert!(
-        app["_links"]["self"]["href"]
-            .as_str()
-            .unwrap()
-            .ends_with("/api/v1/apps/0oa1tinyportal000002")
-    );
-    assert!(
-        app["_links"]["accessPolicy"]["href"]
-            .as_str()
-            .unwrap()
+        text(&app["_links"]["accessPolicy"]["href"])
             .ends_with("/api/v1/policies/00p1tinyaccesspol001")
     );
     assert!(app.get("_derived").is_none() && file.get("_derived").is_some());
@@ -661,21 +575,12 @@ async fn responses_differ_from_fixture_files_in_every_way_canonicalisation_undoe
     // A null where the file has nothing.
     assert!(app.as_object().unwrap().values().any(Value::is_null));
     // Sets in another order.
-    assert_ne!(
-        app["settings"]["oauthClient"]["redirect_uris"],
-        file["settings"]["oauthClient"]["redirect_uris"]
-    );
+    let uris = |value: &Value| value["settings"]["oauthClient"]["redirect_uris"].clone();
+    assert_ne!(uris(&app), uris(&file));
     // The plaintext secret, where the file holds its fingerprint.
-    assert_eq!(
-        app["credentials"]["oauthClient"]["client_secret"],
-        "tiny-portal-client-secret-0001"
-    );
-    assert!(
-        file["credentials"]["oauthClient"]["client_secret"]
-            .as_str()
-            .unwrap()
-            .starts_with("$fingerprint:")
-    );
+    let secret = |value: &Value| text(&value["credentials"]["oauthClient"]["client_secret"]);
+    assert_eq!(secret(&app), "tiny-portal-client-secret-0001");
+    assert!(secret(&file).starts_with("$fingerprint:"));
     // A field at its default left out, which the file holds.
     assert!(
         app["settings"]["oauthClient"]
@@ -688,23 +593,9 @@ async fn responses_differ_from_fixture_files_in_every_way_canonicalisation_undoe
     );
 
     // A user's sign-in time, which the file keeps as an activity bucket.
-    let user: Value = client
-        .get(format!("{}/api/v1/users/00u1tinyuser00000002", sim.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user = sim.get_json("/api/v1/users/00u1tinyuser00000002").await;
     assert!(user["lastLogin"].is_string());
-    let staged: Value = client
-        .get(format!("{}/api/v1/users/00u1tinyuser00000004", sim.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let staged = sim.get_json("/api/v1/users/00u1tinyuser00000004").await;
     assert!(staged["lastLogin"].is_null(), "never signed in: {staged}");
 }
 
@@ -776,56 +667,24 @@ async fn writes_appear_in_the_system_log_and_polling_never_ends() {
 #[tokio::test]
 async fn user_and_group_lists_take_search_filter_and_q() {
     let sim = Sim::start("tiny", &[]);
-    let client = sim.ssws();
-    let logins = |users: Vec<Value>| -> Vec<String> {
-        let mut logins: Vec<String> = users
-            .iter()
-            .map(|u| u["profile"]["login"].as_str().unwrap().to_string())
-            .collect();
-        logins.sort();
-        logins
-    };
-    let engineers: Vec<Value> = client
-        .get(format!("{}/api/v1/users", sim.url))
-        .query(&[(
-            "search",
-            "profile.department eq \"Engineering\" and status eq \"ACTIVE\"",
-        )])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let engineers = sim
+        .get_json(
+            "/api/v1/users?search=profile.department eq \"Engineering\" and status eq \"ACTIVE\"",
+        )
+        .await;
     assert_eq!(
-        logins(engineers),
+        logins(&engineers),
         ["bob@tiny.example", "carol@tiny.example"]
     );
-    let by_prefix: Vec<Value> = client
-        .get(format!("{}/api/v1/users?q=car", sim.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(logins(by_prefix), ["carol@tiny.example"]);
-    let okta_groups: Vec<Value> = client
-        .get(format!("{}/api/v1/groups", sim.url))
-        .query(&[("filter", "type eq \"OKTA_GROUP\"")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(okta_groups.len(), 2);
-    let invalid = client
-        .get(format!("{}/api/v1/groups", sim.url))
-        .query(&[("search", "profile.name like \"x\"")])
-        .send()
-        .await
-        .unwrap();
+    let by_prefix = sim.get_json("/api/v1/users?q=car").await;
+    assert_eq!(logins(&by_prefix), ["carol@tiny.example"]);
+    let okta_groups = sim
+        .get_json("/api/v1/groups?filter=type eq \"OKTA_GROUP\"")
+        .await;
+    assert_eq!(okta_groups.as_array().unwrap().len(), 2);
+    let invalid = sim
+        .get("/api/v1/groups?search=profile.name like \"x\"")
+        .await;
     assert_eq!(invalid.status(), 400);
     assert_eq!(
         invalid.json::<Value>().await.unwrap()["errorCode"],

@@ -93,3 +93,66 @@ pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
         })
     })
 }
+
+impl Sim {
+    /// `url` + `path`.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// GET with the API token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.ssws().get(self.at(path)).send().await.expect("GET")
+    }
+
+    /// GET with the API token, the answer as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.expect("a JSON answer")
+    }
+
+    /// DELETE with the API token.
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.ssws()
+            .delete(self.at(path))
+            .send()
+            .await
+            .expect("DELETE")
+    }
+
+    /// POST without a body (`Content-Length: 0`, as Okta requires), e.g. a lifecycle call.
+    pub async fn post_empty(&self, path: &str) -> reqwest::Response {
+        self.ssws()
+            .post(self.at(path))
+            .header("content-length", "0")
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// POST a JSON body with the API token.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.ssws()
+            .post(self.at(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// PUT a JSON body with the API token.
+    pub async fn put_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.ssws()
+            .put(self.at(path))
+            .json(body)
+            .send()
+            .await
+            .expect("PUT")
+    }
+}
+
+/// A response's status and JSON body (`Null` when it has none).
+pub async fn status_and_body(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
