@@ -10,23 +10,13 @@ use serde_json::{Value, json};
 use crate::support::root;
 use crate::support::sim::{Sim, next_link};
 
-async fn token(sim: &Sim, scope: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(format!("{}/oauth2/v1/token", sim.url))
-        .basic_auth(&sim.client_id, Some(&sim.client_secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-        .send()
-        .await
-        .expect("token request")
-}
-
 #[tokio::test]
 async fn client_secret_basic_tokens_carry_exactly_the_granted_scopes() {
     let sim = Sim::start(
         "tiny",
         &["--grant-scopes", "okta.groups.read,okta.users.read"],
     );
-    let response = token(&sim, "okta.groups.read").await;
+    let response = sim.token("okta.groups.read").await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
@@ -53,7 +43,7 @@ async fn client_secret_basic_tokens_carry_exactly_the_granted_scopes() {
     let error: Value = users.json().await.unwrap();
     assert_eq!(error["errorCode"], "E0000006");
 
-    let ungranted = token(&sim, "okta.groups.read okta.apps.read").await;
+    let ungranted = sim.token("okta.groups.read okta.apps.read").await;
     assert_eq!(ungranted.status(), 400);
     let error: Value = ungranted.json().await.unwrap();
     assert_eq!(error["error"], "invalid_scope");
@@ -101,7 +91,7 @@ async fn client_secret_basic_tokens_carry_exactly_the_granted_scopes() {
 #[tokio::test]
 async fn an_expired_token_is_refused() {
     let sim = Sim::start("tiny", &["--token-ttl", "0"]);
-    let body: Value = token(&sim, "okta.groups.read").await.json().await.unwrap();
+    let body: Value = sim.token("okta.groups.read").await.json().await.unwrap();
     let response = reqwest::Client::new()
         .get(format!("{}/api/v1/groups", sim.url))
         .bearer_auth(body["access_token"].as_str().unwrap())
@@ -654,7 +644,7 @@ async fn writes_appear_in_the_system_log_and_polling_never_ends() {
     assert!(next_link(bounded.headers()).is_none());
     assert_eq!(bounded.json::<Vec<Value>>().await.unwrap().len(), 1);
     // An OAuth token without okta.logs.read cannot read it.
-    let body: Value = token(&sim, "okta.groups.read").await.json().await.unwrap();
+    let body: Value = sim.token("okta.groups.read").await.json().await.unwrap();
     let denied = reqwest::Client::new()
         .get(format!("{}/api/v1/logs", sim.url))
         .bearer_auth(body["access_token"].as_str().unwrap())

@@ -183,16 +183,7 @@ async fn each_fault_looks_like_what_it_names() {
         let sim = Sim::start("tiny", &["--fault-rate", "1", "--faults", fault]);
         assert_eq!(statuses(&sim, 1).await, vec![expected], "{fault}");
         // The token endpoint is spared.
-        let token = reqwest::Client::new()
-            .post(format!("{}/oauth2/v1/token", sim.url))
-            .basic_auth(&sim.client_id, Some(&sim.client_secret))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("scope", "okta.groups.read"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let token = sim.token("okta.groups.read").await;
         assert_eq!(token.status(), 200, "{fault}");
     }
 }

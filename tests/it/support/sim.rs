@@ -95,6 +95,17 @@ pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
 }
 
 impl Sim {
+    /// A client-credentials token request with `client_secret_basic` for `scope`.
+    pub async fn token(&self, scope: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(self.at("/oauth2/v1/token"))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
+            .send()
+            .await
+            .expect("token request")
+    }
+
     /// `url` + `path`.
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
