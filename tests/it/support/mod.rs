@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The fixed fingerprint key of tests and fixtures.
-pub const TEST_KEY: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
+pub const TEST_KEY: &str = butterfly::sim::FIXTURE_KEY;
 
 /// The project root.
 pub fn root() -> PathBuf {
