@@ -1,5 +1,6 @@
-//! Embeds the catalogue (`schemas/**`) into the binary: writes a table of
-//! `(path, include_str!(…))` pairs to `$OUT_DIR/embedded_schemas.rs`.
+//! Embeds the catalogue (`schemas/**`) and the fixture orgs (`fixtures/orgs/<name>/okta/**` and
+//! `secrets.json`) into the binary: writes tables of `include_str!(…)` entries to
+//! `$OUT_DIR/embedded_schemas.rs` and `$OUT_DIR/embedded_fixtures.rs`.
 
 use std::fs;
 use std::io::Write;
@@ -20,6 +21,47 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `fixtures/orgs/<name>/` for every fixture org: its `okta/**.json` files and `secrets.json`.
+fn write_fixtures(root: &Path, out_dir: &Path) -> std::io::Result<()> {
+    let orgs = root.join("fixtures/orgs");
+    println!("cargo:rerun-if-changed=fixtures/orgs");
+    let mut names: Vec<PathBuf> = fs::read_dir(&orgs)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.join("okta").is_dir())
+        .collect();
+    names.sort();
+    let mut w = fs::File::create(out_dir.join("embedded_fixtures.rs"))?;
+    writeln!(w, "pub static FIXTURES: &[(&str, &str, &str)] = &[")?;
+    for dir in names {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let mut files = Vec::new();
+        collect(&dir.join("okta"), &mut files)?;
+        let secrets = dir.join("secrets.json");
+        if secrets.is_file() {
+            files.push(secrets);
+        }
+        files.retain(|f| f.extension().is_some_and(|e| e == "json"));
+        files.sort();
+        for file in files {
+            if let Some(parent) = file.parent() {
+                println!("cargo:rerun-if-changed={}", parent.display());
+            }
+            let relative = file.strip_prefix(&dir).expect("under the fixture dir");
+            let relative = relative.to_string_lossy().replace('\\', "/");
+            writeln!(
+                w,
+                "    ({name:?}, {relative:?}, include_str!({:?})),",
+                file.display().to_string()
+            )?;
+        }
+    }
+    writeln!(w, "];")?;
+    Ok(())
+}
+
 fn main() -> std::io::Result<()> {
     let root =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -28,8 +70,9 @@ fn main() -> std::io::Result<()> {
     let mut files = Vec::new();
     collect(&schemas, &mut files)?;
     files.sort();
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
-        .join("embedded_schemas.rs");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    write_fixtures(&root, &out_dir)?;
+    let out = out_dir.join("embedded_schemas.rs");
     let mut w = fs::File::create(out)?;
     writeln!(w, "pub static FILES: &[(&str, &str)] = &[")?;
     for file in files {

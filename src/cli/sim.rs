@@ -19,9 +19,10 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
 
-    /// The fixture org: a folder holding an `okta/` tree in the org-repo layout
-    #[arg(long)]
-    pub fixture: PathBuf,
+    /// The fixture org: the name of an embedded fixture (tiny, small) or a folder holding an
+    /// `okta/` tree in the org-repo layout and, beside it, `secrets.json`
+    #[arg(long, default_value = "tiny")]
+    pub fixture: String,
 
     /// The scopes the simulated service app is granted (comma-separated); default: all
     #[arg(long, value_delimiter = ',')]
@@ -72,12 +73,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<Outcome, Failure> {
-    if !args.fixture.join("okta").is_dir() {
-        return Err(Failure::Usage(format!(
-            "--fixture {}: not a fixture org (it has no `okta/` folder)",
-            args.fixture.display()
-        )));
-    }
+    let fixture = sim::FixtureTree::find(&args.fixture).map_err(|e| match e {
+        sim::org::FixtureError::NotFound { .. } | sim::org::FixtureError::NoTree { .. } => {
+            Failure::Usage(e.to_string())
+        }
+        other => Failure::from(anyhow::anyhow!("{other}")),
+    })?;
     if args.time_scale == 0 || 60 / args.time_scale < 10 {
         return Err(Failure::Usage(format!(
             "--time-scale {}: a rate-limit window must stay at 10 s or more (60 s / N), so N is 1 to 6",
@@ -106,7 +107,7 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         })?);
     }
     let options = sim::Options {
-        fixture: args.fixture.clone(),
+        fixture,
         granted_scopes: args
             .grant_scopes
             .map(|s| s.into_iter().collect::<BTreeSet<_>>()),

@@ -332,14 +332,13 @@ impl Context<'_> {
             let Some(value) = self.matched.params.get(param) else {
                 continue;
             };
-            let candidates = org.all(parent_kind);
-            let parent = candidates.into_iter().find(|object| {
-                if source.path.to_string() == "id" {
-                    object.id == *value
-                } else {
+            let parent = if source.path.to_string() == "id" {
+                org.get(parent_kind, value)
+            } else {
+                org.all(parent_kind).into_iter().find(|object| {
                     source.path.get(&object.body).and_then(Value::as_str) == Some(value.as_str())
-                }
-            });
+                })
+            };
             let Some(parent) = parent else {
                 return Err(OktaError::not_found(&format!("{value} ({parent_kind})")));
             };
@@ -588,15 +587,11 @@ impl Context<'_> {
             objects
                 .retain(|o| o.body.get("status").and_then(Value::as_str) != Some("DEPROVISIONED"));
         }
-        let rendered: Vec<(String, Value)> = objects
-            .iter()
-            .map(|o| (o.id.clone(), self.render(&org, o)))
-            .collect();
-        drop(org);
         let self_url = format!("{}{}", self.base, self.path_with_query(&[]));
         match list.pagination {
             Pagination::None => {
-                let items: Vec<Value> = rendered.into_iter().map(|(_, v)| v).collect();
+                let items: Vec<Value> = objects.iter().map(|o| self.render(&org, o)).collect();
+                drop(org);
                 let body = match &list.items {
                     Some(key) => json!({ key.clone(): items }),
                     None => Value::Array(items),
@@ -620,7 +615,7 @@ impl Context<'_> {
                     None => max,
                 };
                 let start = match self.query.get("after") {
-                    Some(after) => match rendered.iter().position(|(id, _)| id == after) {
+                    Some(after) => match objects.iter().position(|o| o.id == *after) {
                         Some(at) => at + 1,
                         None => {
                             return Err(OktaError::new(
@@ -632,9 +627,16 @@ impl Context<'_> {
                     },
                     None => 0,
                 };
-                let page: Vec<(String, Value)> =
-                    rendered.iter().skip(start).take(limit).cloned().collect();
-                let has_more = start + page.len() < rendered.len();
+                // Only the page is rendered: a list of 100 000 users is paged without
+                // rendering every user for every page.
+                let page: Vec<(String, Value)> = objects
+                    .iter()
+                    .skip(start)
+                    .take(limit)
+                    .map(|o| (o.id.clone(), self.render(&org, o)))
+                    .collect();
+                let has_more = start + page.len() < objects.len();
+                drop(org);
                 let next_url = page.last().filter(|_| has_more).map(|(last, _)| {
                     format!(
                         "{}{}",
@@ -778,11 +780,11 @@ impl Context<'_> {
             }
         }
         let (value, plaintexts) = self.store_form(&id, &value);
-        org.insert(self.kind, Some(id.clone()), parent, value);
+        org.insert(self.kind, Some(id.clone()), parent.clone(), value);
         self.keep_secrets(plaintexts);
-        super::rules::renumber(self.kind, &mut org, &id);
+        super::rules::renumber(self.kind, &mut org, parent.as_ref(), &id);
         let object = org
-            .get(&self.kind.name, &id)
+            .get_at(&self.kind.name, parent.as_ref(), &id)
             .cloned()
             .ok_or_else(|| OktaError::not_found(&id))?;
         self.log("create", &object);
@@ -821,12 +823,12 @@ impl Context<'_> {
         super::rules::check_update(self.kind, &existing, &updated)?;
         self.keep_secrets(plaintexts);
         let object = org
-            .get_mut(&self.kind.name, &existing.id)
+            .stored_mut(&existing)
             .ok_or_else(|| OktaError::not_found(&existing.id))?;
         object.body = updated;
-        super::rules::renumber(self.kind, &mut org, &existing.id);
+        super::rules::renumber(self.kind, &mut org, existing.parent.as_ref(), &existing.id);
         let object = org
-            .get(&self.kind.name, &existing.id)
+            .get_at(&self.kind.name, existing.parent.as_ref(), &existing.id)
             .cloned()
             .ok_or_else(|| OktaError::not_found(&existing.id))?;
         self.log("update", &object);
@@ -849,7 +851,7 @@ impl Context<'_> {
             && existing.body.get("status").and_then(Value::as_str) != Some("DEPROVISIONED")
         {
             // The first DELETE deactivates a user; the second deletes it.
-            if let Some(object) = org.get_mut("user", &existing.id)
+            if let Some(object) = org.stored_mut(&existing)
                 && let Value::Object(map) = &mut object.body
             {
                 map.insert("status".into(), json!("DEPROVISIONED"));
@@ -858,7 +860,7 @@ impl Context<'_> {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         super::rules::check_delete(self.state.catalogue, &org, self.kind, &existing)?;
-        remove_with_children(&mut org, &self.kind.name, &existing.id);
+        remove_with_children(&mut org, &existing);
         self.log("delete", &existing);
         Ok(StatusCode::NO_CONTENT.into_response())
     }
@@ -879,7 +881,7 @@ impl Context<'_> {
         if status == "INACTIVE" {
             super::rules::check_deactivate(self.state.catalogue, &org, self.kind, &existing)?;
         }
-        if let Some(object) = org.get_mut(&self.kind.name, &existing.id)
+        if let Some(object) = org.stored_mut(&existing)
             && let Value::Object(map) = &mut object.body
         {
             map.insert("status".into(), json!(status));
@@ -911,16 +913,12 @@ impl Context<'_> {
     }
 }
 
-fn remove_with_children(org: &mut super::org::Org, kind: &str, id: &str) {
-    let me = (kind.to_string(), id.to_string());
-    org.remove(kind, id);
-    let children: Vec<(String, String)> = org
-        .children_of(&me)
-        .into_iter()
-        .map(|o| (o.kind.clone(), o.id.clone()))
-        .collect();
-    for (child_kind, child_id) in children {
-        remove_with_children(org, &child_kind, &child_id);
+fn remove_with_children(org: &mut super::org::Org, object: &Object) {
+    let me = (object.kind.clone(), object.id.clone());
+    org.remove_at(&object.kind, object.parent.as_ref(), &object.id);
+    let children: Vec<Object> = org.children_of(&me).into_iter().cloned().collect();
+    for child in children {
+        remove_with_children(org, &child);
     }
 }
 

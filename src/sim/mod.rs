@@ -9,6 +9,7 @@ mod api;
 pub mod auth;
 pub mod error;
 pub mod faults;
+pub mod fixture;
 mod log;
 pub mod org;
 mod present;
@@ -19,7 +20,6 @@ mod validate;
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,14 +31,15 @@ use crate::snapshot::fingerprint::FingerprintKey;
 /// The fingerprint key every fixture is canonical under (a test key, never a customer's).
 pub const FIXTURE_KEY: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 use auth::Auth;
+pub use fixture::FixtureTree;
 use org::{FixtureError, Org};
 use route::Routes;
 
 /// How to start a simulator.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// A fixture tree (a folder holding `okta/`).
-    pub fixture: PathBuf,
+    /// The fixture org's files (an embedded fixture or a folder holding `okta/`).
+    pub fixture: FixtureTree,
     /// The scopes the service client is granted; `None` grants every scope of the catalogue.
     pub granted_scopes: Option<BTreeSet<String>>,
     /// Access token lifetime (Okta: one hour).
@@ -136,7 +137,7 @@ pub enum StartError {
 impl State {
     pub fn new(options: &Options) -> Result<Arc<State>, StartError> {
         let catalogue = Catalogue::okta().map_err(|e| StartError::Catalogue(e.to_string()))?;
-        let org = Org::load_tree(catalogue, &options.fixture)?;
+        let org = Org::load(catalogue, &options.fixture)?;
         let secrets = load_secrets(&options.fixture)?;
         let granted = options.granted_scopes.clone().unwrap_or_else(|| {
             catalogue
@@ -191,17 +192,13 @@ impl State {
 }
 
 /// The fixture's plaintext secrets (`secrets.json` beside `okta/`; optional).
-fn load_secrets(fixture: &std::path::Path) -> Result<present::Secrets, FixtureError> {
-    let path = fixture.join("secrets.json");
-    if !path.exists() {
+fn load_secrets(fixture: &FixtureTree) -> Result<present::Secrets, FixtureError> {
+    let Some(text) = &fixture.secrets else {
         return Ok(present::Secrets::new());
-    }
-    let text = std::fs::read_to_string(&path).map_err(|source| FixtureError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    };
+    let path = fixture.path_of(fixture::SECRETS_FILE);
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| FixtureError::Json {
+        serde_json::from_str(text).map_err(|source| FixtureError::Json {
             path: path.clone(),
             source,
         })?;

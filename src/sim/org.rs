@@ -4,12 +4,12 @@
 //!
 //! Must not know HTTP: handlers in `sim::api` read and change it through these methods.
 
-use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
+use super::fixture::FixtureTree;
 use crate::catalogue::{Catalogue, Kind, Shape};
 use crate::snapshot::layout;
 
@@ -49,13 +49,32 @@ pub enum FixtureError {
     },
     #[error("{path}: the fixture has no `okta/` folder")]
     NoTree { path: PathBuf },
+    #[error(
+        "--fixture {name}: no such folder, and no embedded fixture has that name (embedded: {embedded})"
+    )]
+    NotFound { name: String, embedded: String },
+    #[error("{path}: {kind} {id} is already in the fixture at another path")]
+    DuplicateId {
+        path: PathBuf,
+        kind: String,
+        id: String,
+    },
 }
 
+/// Where an object is stored: its kind, its scope (the parent's id for relationship kinds,
+/// whose ids are member ids and repeat under every parent; empty otherwise) and its id.
+type Key = (String, String, String);
+
 /// Every object, by kind, in creation order.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Org {
-    objects: BTreeMap<ObjectRef, Object>,
-    order: BTreeMap<String, Vec<String>>,
+    objects: HashMap<Key, Object>,
+    /// Ids per `(kind, parent id)` (empty parent id at the top level), in creation order.
+    order: BTreeMap<(String, String), Vec<String>>,
+    /// The kinds with objects under each parent id.
+    children: HashMap<String, BTreeSet<String>>,
+    /// Relationship kinds: their objects are stored per parent.
+    scoped: BTreeSet<String>,
     next_id: u64,
 }
 
@@ -87,38 +106,27 @@ fn id_prefix(kind: &str) -> &'static str {
 }
 
 impl Org {
+    /// Loads a fixture folder (see [`Org::load`]).
+    pub fn load_tree(catalogue: &Catalogue, dir: &std::path::Path) -> Result<Org, FixtureError> {
+        Org::load(catalogue, &FixtureTree::read_dir(dir)?)
+    }
+
     /// Loads a fixture tree: every `okta/**/*.json` file, parents before children.
-    pub fn load_tree(catalogue: &Catalogue, dir: &Path) -> Result<Org, FixtureError> {
-        let root = dir.join(layout::ROOT);
-        if !root.is_dir() {
-            return Err(FixtureError::NoTree {
-                path: dir.to_path_buf(),
-            });
-        }
-        let mut files = Vec::new();
-        collect_json(&root, &mut files)?;
+    pub fn load(catalogue: &Catalogue, tree: &FixtureTree) -> Result<Org, FixtureError> {
+        let mut files: Vec<&(String, String)> = tree.files.iter().collect();
         // Parents live at shorter paths than their children.
-        files.sort_by_key(|p| (p.components().count(), p.clone()));
+        files.sort_by_key(|(path, _)| (path.matches('/').count(), path.as_str()));
         let mut org = Org::default();
         let mut by_stem: BTreeMap<String, ObjectRef> = BTreeMap::new();
-        for path in files {
-            let relative = path
-                .strip_prefix(dir)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            let Some(resolved) = layout::resolve(catalogue, &relative) else {
+        for (relative, text) in files {
+            let path = tree.path_of(relative);
+            let Some(resolved) = layout::resolve(catalogue, relative) else {
                 return Err(FixtureError::UnknownPath { path });
             };
-            let text = fs::read_to_string(&path).map_err(|source| FixtureError::Read {
+            let value: Value = serde_json::from_str(text).map_err(|source| FixtureError::Json {
                 path: path.clone(),
                 source,
             })?;
-            let value: Value =
-                serde_json::from_str(&text).map_err(|source| FixtureError::Json {
-                    path: path.clone(),
-                    source,
-                })?;
             let parent = match &resolved.parent {
                 Some(stem) => match by_stem.get(stem) {
                     Some(parent) => Some(parent.clone()),
@@ -167,6 +175,13 @@ impl Org {
                             Shape::Singleton => format!("{}:{}", kind.name, stem),
                             _ => org.new_id(&kind.name),
                         });
+                    if org.get(&kind.name, &id).is_some() {
+                        return Err(FixtureError::DuplicateId {
+                            path,
+                            kind: kind.name.clone(),
+                            id,
+                        });
+                    }
                     org.insert_with_id(kind, id.clone(), parent, value);
                     by_stem.insert(stem, (kind.name.clone(), id));
                 }
@@ -193,12 +208,25 @@ impl Org {
     }
 
     fn insert_with_id(&mut self, kind: &Kind, id: String, parent: Option<ObjectRef>, body: Value) {
-        let key = (kind.name.clone(), id.clone());
+        if matches!(kind.shape, Shape::Relationship { .. }) && !self.scoped.contains(&kind.name) {
+            self.scoped.insert(kind.name.clone());
+        }
+        let parent_id = parent
+            .as_ref()
+            .map(|(_, id)| id.clone())
+            .unwrap_or_default();
+        let key = self.key(&kind.name, parent.as_ref(), &id);
         if !self.objects.contains_key(&key) {
             self.order
-                .entry(kind.name.clone())
+                .entry((kind.name.clone(), parent_id.clone()))
                 .or_default()
                 .push(id.clone());
+            if !parent_id.is_empty() {
+                self.children
+                    .entry(parent_id)
+                    .or_default()
+                    .insert(kind.name.clone());
+            }
         }
         self.objects.insert(
             key,
@@ -211,7 +239,16 @@ impl Org {
         );
     }
 
-    /// Adds an object and returns its id.
+    fn key(&self, kind: &str, parent: Option<&ObjectRef>, id: &str) -> Key {
+        let scope = if self.scoped.contains(kind) {
+            parent.map(|(_, id)| id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        (kind.to_string(), scope, id.to_string())
+    }
+
+    /// Adds an object (replacing one with the same id under the same parent) and returns its id.
     pub fn insert(
         &mut self,
         kind: &Kind,
@@ -224,40 +261,91 @@ impl Org {
         id
     }
 
+    /// An object of a kind whose ids are unique in the org (every kind but relationships,
+    /// whose members are found with [`Org::get_at`]).
     pub fn get(&self, kind: &str, id: &str) -> Option<&Object> {
-        self.objects.get(&(kind.to_string(), id.to_string()))
+        self.objects
+            .get(&(kind.to_string(), String::new(), id.to_string()))
     }
 
-    pub fn get_mut(&mut self, kind: &str, id: &str) -> Option<&mut Object> {
-        self.objects.get_mut(&(kind.to_string(), id.to_string()))
+    /// An object by id under `parent` (the parent matters only for relationship kinds).
+    pub fn get_at(&self, kind: &str, parent: Option<&ObjectRef>, id: &str) -> Option<&Object> {
+        self.objects.get(&self.key(kind, parent, id))
     }
 
-    pub fn remove(&mut self, kind: &str, id: &str) -> Option<Object> {
-        let removed = self.objects.remove(&(kind.to_string(), id.to_string()));
-        if removed.is_some()
-            && let Some(order) = self.order.get_mut(kind)
-        {
+    /// See [`Org::get_at`].
+    pub fn get_mut_at(
+        &mut self,
+        kind: &str,
+        parent: Option<&ObjectRef>,
+        id: &str,
+    ) -> Option<&mut Object> {
+        let key = self.key(kind, parent, id);
+        self.objects.get_mut(&key)
+    }
+
+    /// The stored copy of `object` (found by its kind, parent and id), to change it.
+    pub fn stored_mut(&mut self, object: &Object) -> Option<&mut Object> {
+        self.get_mut_at(&object.kind, object.parent.as_ref(), &object.id)
+    }
+
+    /// Removes an object (by id under `parent`; see [`Org::get_at`]).
+    pub fn remove_at(
+        &mut self,
+        kind: &str,
+        parent: Option<&ObjectRef>,
+        id: &str,
+    ) -> Option<Object> {
+        let key = self.key(kind, parent, id);
+        let removed = self.objects.remove(&key)?;
+        let parent_id = removed
+            .parent
+            .as_ref()
+            .map(|(_, id)| id.clone())
+            .unwrap_or_default();
+        if let Some(order) = self.order.get_mut(&(kind.to_string(), parent_id)) {
             order.retain(|i| i != id);
         }
-        removed
+        Some(removed)
     }
 
-    /// The objects of `kind` (under `parent`, when given), in creation order.
+    /// The objects of `kind` (under `parent`, when given), in creation order (across parents:
+    /// grouped by parent).
     pub fn list(&self, kind: &str, parent: Option<&ObjectRef>) -> Vec<&Object> {
-        self.order
-            .get(kind)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.get(kind, id))
-            .filter(|object| parent.is_none() || object.parent.as_ref() == parent)
-            .collect()
+        match parent {
+            Some(parent) => self
+                .order
+                .get(&(kind.to_string(), parent.1.clone()))
+                .into_iter()
+                .flatten()
+                .filter_map(|id| self.get_at(kind, Some(parent), id))
+                .filter(|object| object.parent.as_ref() == Some(parent))
+                .collect(),
+            None => self
+                .order
+                .range((kind.to_string(), String::new())..)
+                .take_while(|((k, _), _)| k == kind)
+                .flat_map(|((_, parent_id), ids)| {
+                    ids.iter().filter_map(move |id| {
+                        let scope = if self.scoped.contains(kind) {
+                            parent_id.clone()
+                        } else {
+                            String::new()
+                        };
+                        self.objects.get(&(kind.to_string(), scope, id.clone()))
+                    })
+                })
+                .collect(),
+        }
     }
 
     /// Every object whose parent is `parent`.
     pub fn children_of(&self, parent: &ObjectRef) -> Vec<&Object> {
-        self.objects
-            .values()
-            .filter(|o| o.parent.as_ref() == Some(parent))
+        self.children
+            .get(&parent.1)
+            .into_iter()
+            .flatten()
+            .flat_map(|kind| self.list(kind, Some(parent)))
             .collect()
     }
 
@@ -265,28 +353,18 @@ impl Org {
     pub fn all(&self, kind: &str) -> Vec<&Object> {
         self.list(kind, None)
     }
-}
 
-fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FixtureError> {
-    let entries = fs::read_dir(dir).map_err(|source| FixtureError::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    for entry in entries {
-        let entry = entry.map_err(|source| FixtureError::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = entry.path();
-        let file_type = entry.file_type().map_err(|source| FixtureError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        if file_type.is_dir() {
-            collect_json(&path, out)?;
-        } else if file_type.is_file() && path.extension().is_some_and(|e| e == "json") {
-            out.push(path);
-        }
+    /// Every object of every kind.
+    pub fn objects(&self) -> impl Iterator<Item = &Object> {
+        self.objects.values()
     }
-    Ok(())
+
+    /// How many objects the org holds.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
 }

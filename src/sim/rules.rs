@@ -145,11 +145,11 @@ pub fn check_deactivate(
 /// Renumbers the priorities of `changed`'s siblings (same kind, parent and `type`) as Okta
 /// does: `changed` takes the priority it asked for (clamped), the others keep their order,
 /// priorities run 1..n, and Okta's own (system) objects stay last.
-pub fn renumber(kind: &Kind, org: &mut Org, changed: &str) {
+pub fn renumber(kind: &Kind, org: &mut Org, parent: Option<&ObjectRef>, changed: &str) {
     if !kind.constraints.priority {
         return;
     }
-    let Some(me) = org.get(&kind.name, changed).cloned() else {
+    let Some(me) = org.get_at(&kind.name, parent, changed).cloned() else {
         return;
     };
     let same_type = |o: &Object| o.body.get("type") == me.body.get("type");
@@ -179,7 +179,7 @@ pub fn renumber(kind: &Kind, org: &mut Org, changed: &str) {
     };
     siblings.insert(position, me);
     for (index, sibling) in siblings.iter().enumerate() {
-        if let Some(object) = org.get_mut(&kind.name, &sibling.id)
+        if let Some(object) = org.stored_mut(sibling)
             && let Value::Object(map) = &mut object.body
         {
             map.insert("priority".into(), json!(index + 1));
