@@ -319,6 +319,18 @@ impl Kind {
         &self.variants[0]
     }
 
+    /// The variant an object belongs to: the first whose parent kind is `parent_kind` and whose
+    /// `when` the object satisfies; the primary variant when none does.
+    pub fn variant_for(&self, object: &Value, parent_kind: Option<&str>) -> &Variant {
+        self.variants
+            .iter()
+            .find(|v| {
+                v.parent.as_deref() == parent_kind
+                    && v.when.as_ref().is_none_or(|when| when.matches(object))
+            })
+            .unwrap_or_else(|| self.primary())
+    }
+
     /// The parent kinds of every variant.
     pub fn parents(&self) -> Vec<&str> {
         let mut parents: Vec<&str> = self

@@ -67,9 +67,31 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
 
-    /// Seed of the fault sequence: the same seed injects the same faults in the same order
+    /// Seed of injected faults, generated objects and fresh ids: the same seed gives the same
+    /// org and the same faults in the same order
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+
+    /// Give every object of the fixture a new id (references, expressions and secrets follow):
+    /// a second org with the same names, for cross-org restore tests
+    #[arg(long)]
+    pub fresh_ids: bool,
+
+    /// Generate a large org on top of the fixture, deterministically from --seed:
+    /// users=N,groups=N,apps=N and optionally memberships=K (groups per user, default 3),
+    /// assignments=K (apps per user, 2), app_groups=K (groups per app, 2)
+    #[arg(long, value_name = "SIZES")]
+    pub generate: Option<String>,
+
+    /// Write the org as a fixture tree (org-repo layout plus secrets.json) to DIR, which must
+    /// be new or empty, and exit instead of serving
+    #[arg(long, value_name = "DIR")]
+    pub write_tree: Option<PathBuf>,
+
+    /// With --write-tree: also write a copy with this share of users, groups and apps changed
+    /// (edited, removed, added), to DIR-mutated
+    #[arg(long, value_name = "PERCENT", requires = "write_tree")]
+    pub mutate: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<Outcome, Failure> {
@@ -120,9 +142,27 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             rate: args.fault_rate,
             kinds: fault_kinds,
             latency: Duration::from_millis(args.latency_ms),
-            seed: args.seed,
+        },
+        seed: args.seed,
+        fresh_ids: args.fresh_ids,
+        generate: match &args.generate {
+            Some(text) => Some(
+                sim::generate::Sizes::parse(text)
+                    .map_err(|e| Failure::Usage(format!("--generate {text}: {e}")))?,
+            ),
+            None => None,
         },
     };
+    if let Some(dir) = &args.write_tree {
+        let mutate = match &args.mutate {
+            Some(text) => Some(
+                sim::mutate::parse_percent(text)
+                    .map_err(|e| Failure::Usage(format!("--mutate: {e}")))?,
+            ),
+            None => None,
+        };
+        return write_tree(catalogue, &options, dir, mutate);
+    }
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
     runtime.block_on(async move {
         let state = sim::State::new(&options).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -142,6 +182,55 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             .context("serve the simulator")?;
         Ok::<_, anyhow::Error>(())
     })?;
+    Ok(Outcome::Done)
+}
+
+/// `--write-tree DIR [--mutate P]`: writes the org (and a mutated copy) and prints a summary.
+fn write_tree(
+    catalogue: &crate::catalogue::Catalogue,
+    options: &sim::Options,
+    dir: &std::path::Path,
+    mutate: Option<f64>,
+) -> Result<Outcome, Failure> {
+    let built = sim::build_org(catalogue, options).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let written = sim::export::write_tree(catalogue, &built.org, &built.secrets, dir)
+        .map_err(|e| anyhow::anyhow!("--write-tree: {e}"))?;
+    let mut summary = serde_json::json!({
+        "tree": written.tree,
+        "files": written.files,
+        "objects": written.objects,
+        "generated": built.summary,
+    });
+    if let Some(percent) = mutate {
+        let mut org = built.org.clone();
+        let key = crate::snapshot::fingerprint::FingerprintKey::from_hex(sim::FIXTURE_KEY)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let changed = sim::mutate::mutate(
+            catalogue,
+            &mut org,
+            percent,
+            &built.generated,
+            options.seed,
+            &key,
+            chrono::Utc::now(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut name = dir.file_name().unwrap_or_default().to_os_string();
+        name.push("-mutated");
+        let mutated_dir = dir.with_file_name(name);
+        let mutated = sim::export::write_tree(catalogue, &org, &built.secrets, &mutated_dir)
+            .map_err(|e| anyhow::anyhow!("--mutate: {e}"))?;
+        summary["mutated"] = serde_json::json!({
+            "tree": mutated.tree,
+            "files": mutated.files,
+            "objects": mutated.objects,
+            "modified": changed.modified,
+            "removed": changed.removed,
+            "added": changed.added,
+        });
+    }
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{summary}").context("write the summary")?;
     Ok(Outcome::Done)
 }
 

@@ -860,7 +860,7 @@ impl Context<'_> {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         super::rules::check_delete(self.state.catalogue, &org, self.kind, &existing)?;
-        remove_with_children(&mut org, &existing);
+        org.remove_with_children(&existing);
         self.log("delete", &existing);
         Ok(StatusCode::NO_CONTENT.into_response())
     }
@@ -910,15 +910,6 @@ impl Context<'_> {
             axum::Json(json!({"value": value, "_links": {}})),
         )
             .into_response())
-    }
-}
-
-fn remove_with_children(org: &mut super::org::Org, object: &Object) {
-    let me = (object.kind.clone(), object.id.clone());
-    org.remove_at(&object.kind, object.parent.as_ref(), &object.id);
-    let children: Vec<Object> = org.children_of(&me).into_iter().cloned().collect();
-    for child in children {
-        remove_with_children(org, &child);
     }
 }
 

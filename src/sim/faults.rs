@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::OktaError;
+use super::seeded::Seeded;
 
 /// One kind of fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +45,7 @@ pub struct Faults {
     rate: f64,
     kinds: Vec<Fault>,
     pub latency: Duration,
-    state: Mutex<u64>,
+    sequence: Mutex<Seeded>,
 }
 
 impl Faults {
@@ -53,7 +54,7 @@ impl Faults {
             rate,
             kinds,
             latency,
-            state: Mutex::new(seed),
+            sequence: Mutex::new(Seeded::new(seed)),
         }
     }
 
@@ -61,14 +62,11 @@ impl Faults {
         Faults::new(0.0, Vec::new(), Duration::ZERO, 0)
     }
 
-    /// splitmix64: small, fast, and the same sequence for the same seed everywhere.
     fn next(&self) -> u64 {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.sequence
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_u64()
     }
 
     /// The fault for the next request, if one is drawn.

@@ -8,14 +8,19 @@
 mod api;
 pub mod auth;
 pub mod error;
+pub mod export;
 pub mod faults;
 pub mod fixture;
+pub mod fresh_ids;
+pub mod generate;
 mod log;
+pub mod mutate;
 pub mod org;
 mod present;
 pub mod rate;
 pub mod route;
 mod rules;
+pub mod seeded;
 mod validate;
 
 use std::collections::BTreeSet;
@@ -55,15 +60,75 @@ pub struct Options {
     pub concurrency: u32,
     /// Injected faults and latency (none by default).
     pub faults: FaultOptions,
+    /// Seeds injected faults, generated objects and fresh ids: the same seed, the same org
+    /// and the same faults.
+    pub seed: u64,
+    /// Give every object a new id (a second org with the same names).
+    pub fresh_ids: bool,
+    /// Objects to generate on top of the fixture.
+    pub generate: Option<generate::Sizes>,
 }
 
-/// `--fault-rate`, `--faults`, `--latency-ms` and `--seed`.
+/// An org built from options: the fixture, fresh ids, generated objects.
+#[derive(Debug)]
+pub struct Built {
+    pub org: Org,
+    pub secrets: present::Secrets,
+    /// The ids of generated objects.
+    pub generated: std::collections::HashSet<String>,
+    pub summary: Option<generate::Generated>,
+}
+
+/// Loads the fixture, gives it fresh ids when asked, and generates objects on top.
+pub fn build_org(catalogue: &Catalogue, options: &Options) -> Result<Built, StartError> {
+    let mut org = Org::load(catalogue, &options.fixture)?;
+    let mut secrets = load_secrets(&options.fixture)?;
+    if options.fresh_ids {
+        let (fresh, fresh_secrets, _) = fresh_ids::remap(catalogue, &org, &secrets, options.seed);
+        org = fresh;
+        secrets = fresh_secrets;
+    }
+    let mut generated = std::collections::HashSet::new();
+    let mut summary = None;
+    if let Some(sizes) = &options.generate {
+        let before: std::collections::HashSet<String> =
+            org.objects().map(|o| o.id.clone()).collect();
+        let key = fixture_key()?;
+        summary = Some(
+            generate::generate(
+                catalogue,
+                &mut org,
+                sizes,
+                options.seed,
+                &key,
+                chrono::Utc::now(),
+            )
+            .map_err(|e| StartError::Catalogue(e.to_string()))?,
+        );
+        generated = org
+            .objects()
+            .map(|o| o.id.clone())
+            .filter(|id| !before.contains(id))
+            .collect();
+    }
+    Ok(Built {
+        org,
+        secrets,
+        generated,
+        summary,
+    })
+}
+
+fn fixture_key() -> Result<FingerprintKey, StartError> {
+    FingerprintKey::from_hex(FIXTURE_KEY).map_err(|e| StartError::Catalogue(e.to_string()))
+}
+
+/// `--fault-rate`, `--faults` and `--latency-ms`.
 #[derive(Clone, Debug, Default)]
 pub struct FaultOptions {
     pub rate: f64,
     pub kinds: Vec<faults::Fault>,
     pub latency: Duration,
-    pub seed: u64,
 }
 
 /// What a client needs to talk to a running simulator.
@@ -137,8 +202,7 @@ pub enum StartError {
 impl State {
     pub fn new(options: &Options) -> Result<Arc<State>, StartError> {
         let catalogue = Catalogue::okta().map_err(|e| StartError::Catalogue(e.to_string()))?;
-        let org = Org::load(catalogue, &options.fixture)?;
-        let secrets = load_secrets(&options.fixture)?;
+        let Built { org, secrets, .. } = build_org(catalogue, options)?;
         let granted = options.granted_scopes.clone().unwrap_or_else(|| {
             catalogue
                 .manage_scopes()
@@ -164,8 +228,7 @@ impl State {
                 options.rate_window,
             ),
             secrets: Mutex::new(secrets),
-            key: FingerprintKey::from_hex(FIXTURE_KEY)
-                .map_err(|e| StartError::Catalogue(e.to_string()))?,
+            key: fixture_key()?,
             reconcile: options.reconcile,
             reconciling: Mutex::new(BTreeSet::new()),
             log: log::SystemLog::default(),
@@ -175,7 +238,7 @@ impl State {
                 options.faults.rate,
                 options.faults.kinds.clone(),
                 options.faults.latency,
-                options.faults.seed,
+                options.seed,
             ),
         }))
     }

@@ -211,27 +211,61 @@ impl Org {
         if matches!(kind.shape, Shape::Relationship { .. }) && !self.scoped.contains(&kind.name) {
             self.scoped.insert(kind.name.clone());
         }
+        self.place(&kind.name, id, parent, body);
+    }
+
+    /// A copy of the org with every id, parent id and body rewritten (in the same order).
+    pub fn rewritten(&self, id: impl Fn(&str) -> String, body: impl Fn(&Value) -> Value) -> Org {
+        let mut out = Org {
+            scoped: self.scoped.clone(),
+            next_id: self.next_id,
+            ..Org::default()
+        };
+        for ((kind, parent_id), ids) in &self.order {
+            let scope = if self.scoped.contains(kind) {
+                parent_id.clone()
+            } else {
+                String::new()
+            };
+            for old in ids {
+                let Some(object) = self
+                    .objects
+                    .get(&(kind.clone(), scope.clone(), old.clone()))
+                else {
+                    continue;
+                };
+                let parent = object
+                    .parent
+                    .as_ref()
+                    .map(|(parent_kind, parent_id)| (parent_kind.clone(), id(parent_id)));
+                out.place(kind, id(old), parent, body(&object.body));
+            }
+        }
+        out
+    }
+
+    fn place(&mut self, kind: &str, id: String, parent: Option<ObjectRef>, body: Value) {
         let parent_id = parent
             .as_ref()
             .map(|(_, id)| id.clone())
             .unwrap_or_default();
-        let key = self.key(&kind.name, parent.as_ref(), &id);
+        let key = self.key(kind, parent.as_ref(), &id);
         if !self.objects.contains_key(&key) {
             self.order
-                .entry((kind.name.clone(), parent_id.clone()))
+                .entry((kind.to_string(), parent_id.clone()))
                 .or_default()
                 .push(id.clone());
             if !parent_id.is_empty() {
                 self.children
                     .entry(parent_id)
                     .or_default()
-                    .insert(kind.name.clone());
+                    .insert(kind.to_string());
             }
         }
         self.objects.insert(
             key,
             Object {
-                kind: kind.name.clone(),
+                kind: kind.to_string(),
                 id,
                 parent,
                 body,
@@ -307,6 +341,16 @@ impl Org {
             order.retain(|i| i != id);
         }
         Some(removed)
+    }
+
+    /// Removes `object` and, depth first, every object under it.
+    pub fn remove_with_children(&mut self, object: &Object) {
+        let me = (object.kind.clone(), object.id.clone());
+        self.remove_at(&object.kind, object.parent.as_ref(), &object.id);
+        let children: Vec<Object> = self.children_of(&me).into_iter().cloned().collect();
+        for child in children {
+            self.remove_with_children(&child);
+        }
     }
 
     /// The objects of `kind` (under `parent`, when given), in creation order (across parents:

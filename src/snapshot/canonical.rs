@@ -60,16 +60,21 @@ pub fn canonicalize(kind: &Kind, raw: &Value, context: &Context<'_>) -> Value {
 
 /// The canonical form of a relationship file: every member canonicalised, sorted by member id.
 pub fn canonicalize_members(kind: &Kind, members: &[Value], context: &Context<'_>) -> Value {
-    let member = match &kind.shape {
-        Shape::Relationship { member, .. } => Some(member),
-        _ => None,
-    };
     let mut items: Vec<Value> = members
         .iter()
         .map(|m| canonicalize(kind, m, context))
         .collect();
-    sort_set(&mut items, member);
+    sort_members(kind, &mut items);
     Value::Array(items)
+}
+
+/// Sorts the canonical members of a relationship file as [`canonicalize_members`] does.
+pub fn sort_members(kind: &Kind, members: &mut [Value]) {
+    let member = match &kind.shape {
+        Shape::Relationship { member, .. } => Some(member),
+        _ => None,
+    };
+    sort_set(members, member);
 }
 
 /// The text of a canonical file: sorted keys, two-space indentation, trailing newline.

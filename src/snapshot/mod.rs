@@ -7,3 +7,4 @@
 pub mod canonical;
 pub mod fingerprint;
 pub mod layout;
+pub mod tree;

@@ -8,4 +8,5 @@ mod catalogue_spec;
 mod sim_api;
 mod sim_limits;
 mod sim_rules;
+mod sim_state;
 mod support;

@@ -15,9 +15,15 @@ pub struct Sim {
 }
 
 impl Sim {
-    /// Starts `butterfly sim --fixture fixtures/orgs/<fixture>` with extra arguments.
+    /// Starts `butterfly sim --fixture fixtures/orgs/<fixture>` (or an absolute folder) with
+    /// extra arguments.
     pub fn start(fixture: &str, extra: &[&str]) -> Sim {
         let fixture = super::root().join("fixtures").join("orgs").join(fixture);
+        Sim::start_named(&fixture.to_string_lossy(), extra)
+    }
+
+    /// Starts `butterfly sim --fixture <name or folder>` with extra arguments.
+    pub fn start_named(fixture: &str, extra: &[&str]) -> Sim {
         let mut child = Command::new(env!("CARGO_BIN_EXE_butterfly"))
             .arg("sim")
             .arg("--listen")
