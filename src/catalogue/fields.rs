@@ -31,6 +31,9 @@ pub struct FieldInfo {
         skip_serializing_if = "std::ops::Not::not"
     )]
     pub write_only: bool,
+    /// The spec allows `null` for it (`nullable: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nullable: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Value>,
     #[serde(default, rename = "enum", skip_serializing_if = "Vec::is_empty")]

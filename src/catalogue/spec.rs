@@ -119,6 +119,7 @@ impl<'s> Flattener<'s> {
             ty,
             read_only: self.flag(raw, resolved, "readOnly"),
             write_only: self.flag(raw, resolved, "writeOnly"),
+            nullable: self.flag(raw, resolved, "nullable"),
             default: if self.in_branch.get() == 0 {
                 raw.get("default")
                     .or_else(|| resolved.get("default"))
@@ -554,7 +555,7 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
 }
 
 /// Adds what one schema says of a field to what others said: types unite (`any` gives way to
-/// a known type), a read-only or write-only mark sticks, the first default wins, enums unite.
+/// a known type), a read-only, write-only or nullable mark sticks, the first default wins, enums unite.
 fn merge(into: &mut BTreeMap<String, FieldInfo>, path: String, info: FieldInfo) {
     let existing = into.entry(path).or_insert_with(|| FieldInfo {
         ty: info.ty.clone(),
@@ -570,6 +571,7 @@ fn merge(into: &mut BTreeMap<String, FieldInfo>, path: String, info: FieldInfo) 
     }
     existing.read_only |= info.read_only;
     existing.write_only |= info.write_only;
+    existing.nullable |= info.nullable;
     if existing.default.is_none() {
         existing.default = info.default;
     }
