@@ -512,3 +512,174 @@ async fn answers_broken_on_purpose_fail_where_they_were_broken() {
         report.failures
     );
 }
+
+/// The request side, one write per kind: a body built from Okta's own example for the kind
+/// (`../shared/okta/examples.json`) is accepted by the simulator's create, or refused with
+/// E0000001 naming a field. What it accepts answers in the shape of Okta's response schemas,
+/// both the create's answer and a get of the new object.
+#[tokio::test]
+async fn okta_example_bodies_are_accepted_or_refused_naming_a_field() {
+    let (Some(doc), Some(examples)) = (support::okta_spec(), support::okta_examples()) else {
+        return;
+    };
+    let catalogue = Catalogue::okta().unwrap();
+    let fixture = Org::load_tree(
+        catalogue,
+        &support::root().join("fixtures/orgs").join(FIXTURE),
+    )
+    .unwrap();
+    let sim = Sim::start(FIXTURE, &[]);
+    let spec = Spec::new(doc);
+    let client = sim.ssws();
+    let mut failures = Vec::new();
+    let mut outcomes = Vec::new();
+    for (key, kind_name) in support::EXAMPLES {
+        let kind = catalogue.kind(kind_name).unwrap();
+        let mut example = examples[*key].clone();
+        let Some(variant) = kind
+            .variants
+            .iter()
+            .find(|v| v.when.as_ref().is_none_or(|w| w.matches(&example)))
+        else {
+            outcomes.push(format!("{key}: no variant of {kind_name} takes it"));
+            continue;
+        };
+        let Some(create) = &variant.endpoints.create else {
+            outcomes.push(format!("{key}: {kind_name} has no create"));
+            continue;
+        };
+        // The parent: the first fixture object of the parent kind the variant accepts.
+        let parent = variant.parent.as_ref().map(|parent| {
+            fixture.all(parent).into_iter().find(|p| {
+                variant
+                    .parent_when
+                    .as_ref()
+                    .is_none_or(|w| w.matches(&p.body))
+            })
+        });
+        let parent_body = match parent {
+            Some(None) => {
+                outcomes.push(format!("{key}: the fixture has no parent for it"));
+                continue;
+            }
+            Some(Some(p)) => p.body.clone(),
+            None => Value::Null,
+        };
+        // A member named in the path (a group assigned to an app) must exist in the org:
+        // the example's own id is another org's, so a fixture object of the kind stands in.
+        for source in variant.params.values().filter(|s| s.depth == 0) {
+            if let Some(reference) = kind.references.iter().find(|r| r.path == source.path)
+                && let Some(member) = fixture.all(&reference.kind).first()
+                && let Value::Object(map) = &mut example
+            {
+                map.insert(source.path.to_string(), Value::from(member.id.clone()));
+            }
+        }
+        // Where the example itself breaks the spec's request schema, an answer that repeats
+        // the break is the example's fault, not the simulator's.
+        let inherited: BTreeSet<(String, String)> = spec
+            .request_schema(create.method.as_str(), &create.path)
+            .map(|(schema, at)| spec.validate(schema, &at, &example).failures)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| (f.pointer, f.message))
+            .collect();
+        let example = &example;
+        let chain = [example, &parent_body];
+        let Some(path) = fill(create, &variant.params, &chain) else {
+            outcomes.push(format!("{key}: {create} needs a value the example lacks"));
+            continue;
+        };
+        let mut url = sim.at(&path);
+        if !create.query.is_empty() {
+            let query: Vec<String> = create
+                .query
+                .iter()
+                .map(|(k, v)| format!("{k}={}", encode(v)))
+                .collect();
+            url = format!("{url}?{}", query.join("&"));
+        }
+        let method = reqwest::Method::from_bytes(create.method.as_str().as_bytes()).unwrap();
+        let response = client
+            .request(method, &url)
+            .json(example)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let request = format!("{key}: {create}");
+        if (200..300).contains(&status) {
+            outcomes.push(format!("{key}: accepted ({status})"));
+            let code = status.to_string();
+            let own = |f: &Finding| !inherited.contains(&(f.pointer.clone(), f.message.clone()));
+            if status == 204 {
+                if !body.is_null() {
+                    failures.push(format!("{request}: a 204 answer with a body: {body}"));
+                }
+            } else {
+                match spec.response_schema(create.method.as_str(), &create.path, &code) {
+                    Ok((schema, at)) => {
+                        let report = spec.validate(schema, &at, &body);
+                        failures.extend(
+                            report
+                                .failures
+                                .iter()
+                                .filter(|f| own(f))
+                                .map(|f| format!("{request} answer: {f}")),
+                        );
+                    }
+                    Err(problem) => failures.push(format!("{request}: {problem}")),
+                }
+            }
+            let created_chain = [&body, &parent_body];
+            if let Some(get) = &variant.endpoints.get
+                && let Some(get_path) = fill(get, &variant.params, &created_chain)
+            {
+                let read = sim.get(&get_path).await;
+                let read_status = read.status().as_u16();
+                let read_body: Value = read.json().await.unwrap_or(Value::Null);
+                if read_status != 200 {
+                    failures.push(format!(
+                        "{request}: GET {get_path} of the new object: status {read_status}: {read_body}"
+                    ));
+                    continue;
+                }
+                let (schema, at) = spec.response_schema("GET", &get.path, "200").unwrap();
+                let report = spec.validate(schema, &at, &read_body);
+                failures.extend(
+                    report
+                        .failures
+                        .iter()
+                        .filter(|f| own(f))
+                        .map(|f| format!("{request} then GET {get_path}: {f}")),
+                );
+            }
+        } else {
+            let cause = body
+                .pointer("/errorCauses/0/errorSummary")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let names_a_field = cause
+                .split_once(": ")
+                .is_some_and(|(field, _)| !field.is_empty() && !field.contains(' '));
+            if status == 400 && body["errorCode"] == "E0000001" && names_a_field {
+                outcomes.push(format!("{key}: refused, {cause}"));
+            } else {
+                failures.push(format!(
+                    "{request}: status {status}, neither accepted nor refused with E0000001 naming a field: {body}"
+                ));
+            }
+        }
+    }
+    println!("Okta's examples sent to the simulator's create:");
+    for outcome in &outcomes {
+        println!("  {outcome}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} problems writing Okta's examples:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
