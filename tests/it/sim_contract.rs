@@ -176,11 +176,7 @@ impl Contract<'_> {
                 .push(format!("{request}: status {status}, expected 200: {body}"));
             return None;
         }
-        let schema = self
-            .spec
-            .response_schema("GET", &endpoint.path, "200")
-            .map(|(schema, at)| (schema, at));
-        match schema {
+        match self.spec.response_schema("GET", &endpoint.path, "200") {
             Err(problem) => self.failures.push(format!("{request}: {problem}")),
             Ok((schema, at)) => {
                 let report = self.spec.validate(schema, &at, &body);
