@@ -31,6 +31,9 @@ pub struct FieldInfo {
         skip_serializing_if = "std::ops::Not::not"
     )]
     pub write_only: bool,
+    /// Every schema of the kind that defines the field allows `null` for it (`nullable: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nullable: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Value>,
     #[serde(default, rename = "enum", skip_serializing_if = "Vec::is_empty")]
@@ -61,6 +64,17 @@ pub struct Operation {
     pub operation_id: String,
     /// OAuth scopes the spec requires (all of them).
     pub scopes: Vec<String>,
+    /// The status of Okta's success answer (the spec's first 2xx response), when not 200.
+    #[serde(default = "ok_status", skip_serializing_if = "is_ok_status")]
+    pub status: u16,
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+fn is_ok_status(status: &u16) -> bool {
+    *status == 200
 }
 
 /// The derived index of one kind.

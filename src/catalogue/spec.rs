@@ -119,6 +119,7 @@ impl<'s> Flattener<'s> {
             ty,
             read_only: self.flag(raw, resolved, "readOnly"),
             write_only: self.flag(raw, resolved, "writeOnly"),
+            nullable: self.flag(raw, resolved, "nullable"),
             default: if self.in_branch.get() == 0 {
                 raw.get("default")
                     .or_else(|| resolved.get("default"))
@@ -257,6 +258,20 @@ fn success_response<'s>(spec: &'s Value, operation: &'s Value) -> Option<&'s Val
             };
             media_schema(response)
         })
+}
+
+/// The status of an operation's first 2xx response (200 when the spec names none).
+fn success_status(operation: &Value) -> u16 {
+    operation
+        .get("responses")
+        .and_then(Value::as_object)
+        .and_then(|responses| {
+            responses
+                .keys()
+                .filter(|code| code.starts_with('2'))
+                .find_map(|code| code.parse().ok())
+        })
+        .unwrap_or(200)
 }
 
 fn operation_scopes(operation: &Value) -> Vec<String> {
@@ -447,6 +462,7 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                         path: endpoint.path.clone(),
                         operation_id,
                         scopes,
+                        status: success_status(operation),
                     },
                 );
                 // Schemas: what the kind's objects look like when read, and when written.
@@ -554,10 +570,12 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
 }
 
 /// Adds what one schema says of a field to what others said: types unite (`any` gives way to
-/// a known type), a read-only or write-only mark sticks, the first default wins, enums unite.
+/// a known type), a read-only or write-only mark sticks, nullable holds only if it always
+/// does, the first default wins, enums unite.
 fn merge(into: &mut BTreeMap<String, FieldInfo>, path: String, info: FieldInfo) {
     let existing = into.entry(path).or_insert_with(|| FieldInfo {
         ty: info.ty.clone(),
+        nullable: info.nullable,
         ..FieldInfo::default()
     });
     if existing.ty != info.ty {
@@ -570,6 +588,8 @@ fn merge(into: &mut BTreeMap<String, FieldInfo>, path: String, info: FieldInfo) 
     }
     existing.read_only |= info.read_only;
     existing.write_only |= info.write_only;
+    // Nullable only where every schema defining the field says so (a subtype may narrow it).
+    existing.nullable &= info.nullable;
     if existing.default.is_none() {
         existing.default = info.default;
     }

@@ -788,8 +788,27 @@ impl Context<'_> {
             .cloned()
             .ok_or_else(|| OktaError::not_found(&id))?;
         self.log("create", &object);
+        let status = self.success_status("create");
+        if status == StatusCode::NO_CONTENT {
+            return Ok(status.into_response());
+        }
         let rendered = self.render(&org, &object);
-        Ok((StatusCode::OK, axum::Json(rendered)).into_response())
+        Ok((status, axum::Json(rendered)).into_response())
+    }
+
+    /// The status of Okta's success answer to this variant's `role` (201 for most creates of
+    /// newer APIs), from the spec through the field index.
+    fn success_status(&self, role: &str) -> StatusCode {
+        self.state
+            .catalogue
+            .fields(&self.kind.name)
+            .and_then(|index| {
+                index
+                    .operations
+                    .get(&format!("{}.{role}", self.variant.name))
+            })
+            .and_then(|operation| StatusCode::from_u16(operation.status).ok())
+            .unwrap_or(StatusCode::OK)
     }
 
     fn replace(&self, body: &Bytes, partial: bool) -> Reply {

@@ -129,10 +129,11 @@ pub fn okta_like(
             set_path(map, path, json!(STAMP));
         }
     }
-    // Okta sends nulls for some absent optional fields.
+    // Okta sends nulls for some absent optional fields (only where its spec allows a null).
     if let Some(index) = catalogue.fields(&kind.name) {
         let absent = index.response.iter().find(|(path, info)| {
-            !path.contains('.')
+            info.nullable
+                && !path.contains('.')
                 && !path.contains('[')
                 && !path.starts_with('_')
                 && path.as_str() != "*"

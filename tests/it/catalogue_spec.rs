@@ -11,24 +11,13 @@ use butterfly::catalogue::{Catalogue, spec};
 
 use crate::support;
 
-fn load_spec() -> Option<serde_json::Value> {
-    let path = support::shared_dir()
-        .join("okta")
-        .join("okta-management-openapi.yaml");
-    let path = support::require_file(
-        &path,
-        "Okta's OpenAPI spec (../shared/okta/okta-management-openapi.yaml)",
-    )?;
-    let text = fs::read_to_string(&path).expect("the spec is readable");
-    let spec: serde_json::Value = serde_yaml_ng::from_str(&text).expect("the spec is valid YAML");
-    Some(spec)
-}
-
 #[test]
 fn catalogue_spec_agrees_and_field_indexes_are_current() {
-    let Some(spec) = load_spec() else { return };
+    let Some(spec) = support::okta_spec() else {
+        return;
+    };
     let catalogue = Catalogue::okta().unwrap_or_else(|e| panic!("{e}"));
-    let (indexes, problems) = spec::derive(&spec, catalogue.kinds());
+    let (indexes, problems) = spec::derive(spec, catalogue.kinds());
     assert!(
         problems.is_empty(),
         "the catalogue disagrees with Okta's spec ({} problems):\n{}",

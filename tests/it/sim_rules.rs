@@ -94,7 +94,7 @@ async fn an_app_holds_at_most_two_client_secrets() {
     let sim = Sim::start("tiny", &[]);
     let secrets = "/api/v1/apps/0oa1tinyportal000002/credentials/secrets";
     for _ in 0..2 {
-        assert_eq!(sim.post_json(secrets, &json!({})).await.status(), 200);
+        assert_eq!(sim.post_json(secrets, &json!({})).await.status(), 201);
     }
     let (status, error) = status_and_body(sim.post_json(secrets, &json!({})).await).await;
     assert_eq!(

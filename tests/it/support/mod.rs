@@ -2,10 +2,12 @@
 //! something missing skips — loudly, and never in CI, where `BUTTERFLY_REQUIRE_ALL=1` turns
 //! every skip into a failure.
 
+pub mod openapi;
 pub mod sim;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The fixed fingerprint key of tests and fixtures.
 pub const TEST_KEY: &str = butterfly::sim::FIXTURE_KEY;
@@ -119,6 +121,23 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("realm", "realm"),
     ("ui_schema", "ui_schema"),
 ];
+
+/// Okta's OpenAPI spec (`../shared/okta/okta-management-openapi.yaml`) parsed to JSON, read
+/// once per test run, or `None` after saying why the test skips.
+pub fn okta_spec() -> Option<&'static serde_json::Value> {
+    static SPEC: OnceLock<serde_json::Value> = OnceLock::new();
+    let path = shared_dir()
+        .join("okta")
+        .join("okta-management-openapi.yaml");
+    let path = require_file(
+        &path,
+        "Okta's OpenAPI spec (../shared/okta/okta-management-openapi.yaml)",
+    )?;
+    Some(SPEC.get_or_init(|| {
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }))
+}
 
 /// Okta's example payloads (`../shared/okta/examples.json`, from Okta's Apache-2.0 spec), or
 /// `None` after saying why the test skips.
