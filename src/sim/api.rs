@@ -881,7 +881,8 @@ impl Context<'_> {
         super::rules::check_delete(self.state.catalogue, &org, self.kind, &existing)?;
         org.remove_with_children(&existing);
         self.log("delete", &existing);
-        Ok(StatusCode::NO_CONTENT.into_response())
+        // 204 for most kinds; 202 for group rules, whose removal Okta finishes later.
+        Ok(self.success_status("delete").into_response())
     }
 
     fn lifecycle(&self, name: &str) -> Reply {
