@@ -335,8 +335,11 @@ impl Context<'_> {
             let parent = if source.path.to_string() == "id" {
                 org.get(parent_kind, value)
             } else {
+                let kind = self.state.catalogue.kind(parent_kind);
                 org.all(parent_kind).into_iter().find(|object| {
-                    source.path.get(&object.body).and_then(Value::as_str) == Some(value.as_str())
+                    kind.and_then(|k| param_value(k, &object.body, source))
+                        .as_deref()
+                        == Some(value.as_str())
                 })
             };
             let Some(parent) = parent else {
@@ -931,6 +934,27 @@ impl Context<'_> {
         )
             .into_response())
     }
+}
+
+/// The value of a path parameter taken from a stored (canonical) object: the field itself, or,
+/// for a link Okta sends but the canonical file keeps as a derived id, that id.
+fn param_value(
+    kind: &Kind,
+    body: &Value,
+    source: &crate::catalogue::ParamSource,
+) -> Option<String> {
+    if let Some(value) = source.path.get(body) {
+        let text = value_text(value);
+        return Some(if source.last_segment {
+            text.rsplit('/').next().unwrap_or_default().to_string()
+        } else {
+            text
+        });
+    }
+    let derived = kind.derived.iter().find(|d| d.from == source.path)?;
+    body.get(crate::catalogue::DERIVED_MEMBER)?
+        .get(&derived.name)
+        .map(value_text)
 }
 
 fn merge(target: &mut Value, patch: &Value) {

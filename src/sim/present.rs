@@ -71,8 +71,11 @@ pub fn okta_like(
                     match target.and_then(|t| t.primary().endpoints.get.as_ref().map(|g| (t, g))) {
                         Some((target, get)) => {
                             let mut path = get.path.clone();
+                            let placeholders = path.matches('{').count();
                             for (name, source) in &target.primary().params {
-                                if source.depth == 0 {
+                                // The target's own id, or its only parameter (a user schema's
+                                // `schemaId`, which comes from its parent's link).
+                                if source.depth == 0 || placeholders == 1 {
                                     path = path.replace(&format!("{{{name}}}"), value_text);
                                 }
                             }
