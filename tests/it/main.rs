@@ -7,6 +7,7 @@ mod catalogue_examples;
 mod catalogue_spec;
 mod sim_api;
 mod sim_contract;
+mod sim_fixtures;
 mod sim_limits;
 mod sim_rules;
 mod sim_state;
