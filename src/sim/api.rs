@@ -319,40 +319,84 @@ impl Context<'_> {
         self.state.org.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The parent named by the path's parameters, for nested kinds.
+    /// The parent named by the path's parameters, for nested kinds: ancestors are found from
+    /// the top down, each among the children of the one above, so an id that repeats under
+    /// several parents (an email template's name under each brand) names the right one.
     fn parent(&self, org: &super::org::Org) -> Result<Option<ObjectRef>, OktaError> {
         let Some(parent_kind) = self.variant.parent.as_deref() else {
             return Ok(None);
         };
-        let mut found: Option<ObjectRef> = None;
-        for (param, source) in &self.variant.params {
-            if source.depth != 1 {
+        // chain[d - 1] is the kind at depth d (1 = parent, 2 = grandparent, …).
+        let mut chain = vec![parent_kind];
+        while chain.len() < 4
+            && let Some(above) = chain
+                .last()
+                .and_then(|k| self.state.catalogue.kind(k))
+                .and_then(|k| k.primary().parent.as_deref())
+        {
+            chain.push(above);
+        }
+        let mut above: Option<ObjectRef> = None;
+        let mut found: Option<Object> = None;
+        for depth in (1..=chain.len()).rev() {
+            let kind_name = chain[depth - 1];
+            let params: Vec<(&String, &crate::catalogue::ParamSource)> = self
+                .variant
+                .params
+                .iter()
+                .filter(|(param, source)| {
+                    source.depth == depth && self.matched.params.contains_key(*param)
+                })
+                .collect();
+            if params.is_empty() {
+                above = None;
                 continue;
             }
-            let Some(value) = self.matched.params.get(param) else {
-                continue;
+            let Some(kind) = self.state.catalogue.kind(kind_name) else {
+                return Ok(None);
             };
-            let parent = if source.path.to_string() == "id" {
-                org.get(parent_kind, value)
-            } else {
-                let kind = self.state.catalogue.kind(parent_kind);
-                org.all(parent_kind).into_iter().find(|object| {
-                    kind.and_then(|k| param_value(k, &object.body, source))
-                        .as_deref()
-                        == Some(value.as_str())
+            let matches = |object: &&Object| {
+                params.iter().all(|(param, source)| {
+                    param_value(kind, &object.body, source).as_deref()
+                        == self.matched.params.get(*param).map(String::as_str)
                 })
             };
-            let Some(parent) = parent else {
-                return Err(OktaError::not_found(&format!("{value} ({parent_kind})")));
+            let hit = match (&above, params.as_slice()) {
+                (Some(above), _) => org
+                    .list(kind_name, Some(above))
+                    .into_iter()
+                    .find(|o| matches(o)),
+                (None, [(param, source)]) if source.path.to_string() == "id" => self
+                    .matched
+                    .params
+                    .get(*param)
+                    .and_then(|id| org.get(kind_name, id)),
+                (None, _) => org.all(kind_name).into_iter().find(|o| matches(o)),
             };
-            if let Some(when) = &self.variant.parent_when
-                && !when.matches(&parent.body)
-            {
-                return Err(OktaError::not_found(&format!("{value} ({parent_kind})")));
-            }
-            found = Some((parent.kind.clone(), parent.id.clone()));
+            let Some(hit) = hit else {
+                let value = params
+                    .iter()
+                    .filter_map(|(param, _)| self.matched.params.get(*param))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("/");
+                return Err(OktaError::not_found(&format!("{value} ({kind_name})")));
+            };
+            above = Some((hit.kind.clone(), hit.id.clone()));
+            found = Some(hit.clone());
         }
-        Ok(found)
+        let Some(parent) = found.filter(|_| above.is_some()) else {
+            return Ok(None);
+        };
+        if let Some(when) = &self.variant.parent_when
+            && !when.matches(&parent.body)
+        {
+            return Err(OktaError::not_found(&format!(
+                "{} ({parent_kind})",
+                parent.id
+            )));
+        }
+        Ok(Some((parent.kind, parent.id)))
     }
 
     /// The object the path names (depth-0 parameters), or the singleton under the parent.

@@ -69,6 +69,26 @@ pub struct Options {
     pub generate: Option<generate::Sizes>,
 }
 
+impl Options {
+    /// Okta's defaults for everything but the fixture: every scope granted, one-hour tokens,
+    /// Okta's published quotas, no faults, seed 0.
+    pub fn new(fixture: FixtureTree) -> Options {
+        Options {
+            fixture,
+            granted_scopes: None,
+            token_ttl: Duration::from_secs(3600),
+            reconcile: Duration::from_millis(50),
+            rate_limits: std::collections::BTreeMap::new(),
+            rate_window: Duration::from_secs(60),
+            concurrency: 75,
+            faults: FaultOptions::default(),
+            seed: 0,
+            fresh_ids: false,
+            generate: None,
+        }
+    }
+}
+
 /// An org built from options: the fixture, fresh ids, generated objects.
 #[derive(Debug)]
 pub struct Built {

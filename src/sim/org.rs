@@ -61,8 +61,9 @@ pub enum FixtureError {
     },
 }
 
-/// Where an object is stored: its kind, its scope (the parent's id for relationship kinds,
-/// whose ids are member ids and repeat under every parent; empty otherwise) and its id.
+/// Where an object is stored: its kind, its parent's id (empty at the top level) and its id.
+/// Nested ids need only be unique under their parent: relationship members are member ids
+/// that repeat under every parent, and some kinds are named per parent (an app's features).
 type Key = (String, String, String);
 
 /// Every object, by kind, in creation order.
@@ -73,8 +74,11 @@ pub struct Org {
     order: BTreeMap<(String, String), Vec<String>>,
     /// The kinds with objects under each parent id.
     children: HashMap<String, BTreeSet<String>>,
-    /// Relationship kinds: their objects are stored per parent.
-    scoped: BTreeSet<String>,
+    /// The parents of each nested object that is not a relationship member, by (kind, id), so
+    /// [`Org::get`] finds a policy rule by its id alone.
+    located: HashMap<(String, String), Vec<String>>,
+    /// Relationship kinds (not in `located`: a member's id is another object's id).
+    relationships: BTreeSet<String>,
     next_id: u64,
 }
 
@@ -175,7 +179,7 @@ impl Org {
                             Shape::Singleton => format!("{}:{}", kind.name, stem),
                             _ => org.new_id(&kind.name),
                         });
-                    if org.get(&kind.name, &id).is_some() {
+                    if org.get_at(&kind.name, parent.as_ref(), &id).is_some() {
                         return Err(FixtureError::DuplicateId {
                             path,
                             kind: kind.name.clone(),
@@ -208,8 +212,10 @@ impl Org {
     }
 
     fn insert_with_id(&mut self, kind: &Kind, id: String, parent: Option<ObjectRef>, body: Value) {
-        if matches!(kind.shape, Shape::Relationship { .. }) && !self.scoped.contains(&kind.name) {
-            self.scoped.insert(kind.name.clone());
+        if matches!(kind.shape, Shape::Relationship { .. })
+            && !self.relationships.contains(&kind.name)
+        {
+            self.relationships.insert(kind.name.clone());
         }
         self.place(&kind.name, id, parent, body);
     }
@@ -217,20 +223,15 @@ impl Org {
     /// A copy of the org with every id, parent id and body rewritten (in the same order).
     pub fn rewritten(&self, id: impl Fn(&str) -> String, body: impl Fn(&Value) -> Value) -> Org {
         let mut out = Org {
-            scoped: self.scoped.clone(),
+            relationships: self.relationships.clone(),
             next_id: self.next_id,
             ..Org::default()
         };
         for ((kind, parent_id), ids) in &self.order {
-            let scope = if self.scoped.contains(kind) {
-                parent_id.clone()
-            } else {
-                String::new()
-            };
             for old in ids {
-                let Some(object) = self
-                    .objects
-                    .get(&(kind.clone(), scope.clone(), old.clone()))
+                let Some(object) =
+                    self.objects
+                        .get(&(kind.clone(), parent_id.clone(), old.clone()))
                 else {
                     continue;
                 };
@@ -249,13 +250,19 @@ impl Org {
             .as_ref()
             .map(|(_, id)| id.clone())
             .unwrap_or_default();
-        let key = self.key(kind, parent.as_ref(), &id);
+        let key = Self::key(kind, parent.as_ref(), &id);
         if !self.objects.contains_key(&key) {
             self.order
                 .entry((kind.to_string(), parent_id.clone()))
                 .or_default()
                 .push(id.clone());
             if !parent_id.is_empty() {
+                if !self.relationships.contains(kind) {
+                    self.located
+                        .entry((kind.to_string(), id.clone()))
+                        .or_default()
+                        .push(parent_id.clone());
+                }
                 self.children
                     .entry(parent_id)
                     .or_default()
@@ -273,12 +280,8 @@ impl Org {
         );
     }
 
-    fn key(&self, kind: &str, parent: Option<&ObjectRef>, id: &str) -> Key {
-        let scope = if self.scoped.contains(kind) {
-            parent.map(|(_, id)| id.clone()).unwrap_or_default()
-        } else {
-            String::new()
-        };
+    fn key(kind: &str, parent: Option<&ObjectRef>, id: &str) -> Key {
+        let scope = parent.map(|(_, id)| id.clone()).unwrap_or_default();
         (kind.to_string(), scope, id.to_string())
     }
 
@@ -295,16 +298,27 @@ impl Org {
         id
     }
 
-    /// An object of a kind whose ids are unique in the org (every kind but relationships,
-    /// whose members are found with [`Org::get_at`]).
+    /// An object by kind and id, wherever it is nested (for an id repeated under several
+    /// parents, such as an app feature's name, the first; use [`Org::get_at`] for those and
+    /// for relationship members).
     pub fn get(&self, kind: &str, id: &str) -> Option<&Object> {
-        self.objects
+        if let Some(found) = self
+            .objects
             .get(&(kind.to_string(), String::new(), id.to_string()))
+        {
+            return Some(found);
+        }
+        let parent = self
+            .located
+            .get(&(kind.to_string(), id.to_string()))?
+            .first()?;
+        self.objects
+            .get(&(kind.to_string(), parent.clone(), id.to_string()))
     }
 
-    /// An object by id under `parent` (the parent matters only for relationship kinds).
+    /// An object by id under `parent`.
     pub fn get_at(&self, kind: &str, parent: Option<&ObjectRef>, id: &str) -> Option<&Object> {
-        self.objects.get(&self.key(kind, parent, id))
+        self.objects.get(&Self::key(kind, parent, id))
     }
 
     /// See [`Org::get_at`].
@@ -314,7 +328,7 @@ impl Org {
         parent: Option<&ObjectRef>,
         id: &str,
     ) -> Option<&mut Object> {
-        let key = self.key(kind, parent, id);
+        let key = Self::key(kind, parent, id);
         self.objects.get_mut(&key)
     }
 
@@ -330,13 +344,19 @@ impl Org {
         parent: Option<&ObjectRef>,
         id: &str,
     ) -> Option<Object> {
-        let key = self.key(kind, parent, id);
+        let key = Self::key(kind, parent, id);
         let removed = self.objects.remove(&key)?;
         let parent_id = removed
             .parent
             .as_ref()
             .map(|(_, id)| id.clone())
             .unwrap_or_default();
+        if let Some(parents) = self.located.get_mut(&(kind.to_string(), id.to_string())) {
+            parents.retain(|p| *p != parent_id);
+            if parents.is_empty() {
+                self.located.remove(&(kind.to_string(), id.to_string()));
+            }
+        }
         if let Some(order) = self.order.get_mut(&(kind.to_string(), parent_id)) {
             order.retain(|i| i != id);
         }
@@ -371,12 +391,8 @@ impl Org {
                 .take_while(|((k, _), _)| k == kind)
                 .flat_map(|((_, parent_id), ids)| {
                     ids.iter().filter_map(move |id| {
-                        let scope = if self.scoped.contains(kind) {
-                            parent_id.clone()
-                        } else {
-                            String::new()
-                        };
-                        self.objects.get(&(kind.to_string(), scope, id.clone()))
+                        self.objects
+                            .get(&(kind.to_string(), parent_id.clone(), id.clone()))
                     })
                 })
                 .collect(),

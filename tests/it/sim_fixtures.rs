@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use butterfly::catalogue::{Catalogue, Pagination, Shape};
 use butterfly::sim::org::Org;
@@ -160,16 +159,14 @@ fn fixture_files_are_canonical_and_where_the_layout_puts_them() {
 #[test]
 fn the_simulator_loads_every_fixture() {
     for dir in fixtures() {
-        let options = butterfly::sim::Options {
-            fixture: dir.clone(),
-            granted_scopes: None,
-            token_ttl: Duration::from_secs(3600),
-            reconcile: Duration::ZERO,
-            rate_limits: BTreeMap::new(),
-            rate_window: Duration::from_secs(60),
-            concurrency: 75,
-            faults: butterfly::sim::FaultOptions::default(),
-        };
+        let tree = butterfly::sim::FixtureTree::read_dir(&dir).unwrap();
+        // The binary carries the same files under the folder's name.
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let embedded = butterfly::sim::FixtureTree::embedded(&name)
+            .unwrap_or_else(|| panic!("fixture {name} is not embedded in the binary"));
+        assert_eq!(tree.files, embedded.files, "{name}");
+        assert_eq!(tree.secrets, embedded.secrets, "{name}");
+        let options = butterfly::sim::Options::new(tree);
         if let Err(e) = butterfly::sim::State::new(&options) {
             panic!("{}: {e}", dir.display());
         }
