@@ -136,9 +136,9 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         ));
     }
     let jwks = match &args.jwks {
-        Some(path) => Some(
-            sim::jose::KeySet::read(path).map_err(|e| Failure::Usage(format!("--jwks {e}")))?,
-        ),
+        Some(path) => {
+            Some(sim::jose::KeySet::read(path).map_err(|e| Failure::Usage(format!("--jwks {e}")))?)
+        }
         None => None,
     };
     let options = sim::Options {

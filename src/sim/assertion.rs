@@ -100,7 +100,10 @@ impl Assertions {
         if exp > now + MAX_LIFETIME_SECS {
             return Err(refused::TOO_FAR);
         }
-        if jws.claim_time("iat").is_some_and(|iat| iat > now + SKEW_SECS) {
+        if jws
+            .claim_time("iat")
+            .is_some_and(|iat| iat > now + SKEW_SECS)
+        {
             return Err(refused::ISSUED_IN_FUTURE);
         }
         if let Some(jti) = jws.claims.get("jti") {

@@ -290,14 +290,17 @@ impl Auth {
         };
         let scope = requested.iter().cloned().collect::<Vec<_>>().join(" ");
         let token_type = if jkt.is_some() { "DPoP" } else { "Bearer" };
-        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            token.clone(),
-            Issued {
-                scopes: requested,
-                expires: Instant::now() + self.client.token_ttl,
-                jkt,
-            },
-        );
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                token.clone(),
+                Issued {
+                    scopes: requested,
+                    expires: Instant::now() + self.client.token_ttl,
+                    jkt,
+                },
+            );
         (
             StatusCode::OK,
             axum::Json(json!({

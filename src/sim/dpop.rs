@@ -168,8 +168,7 @@ impl Dpop {
             return Err(refused::PROOF_REQUIRED);
         }
         let (jws, key) = self.check(headers, method, url, now)?;
-        if jws.claim_str("ath") != Some(b64url(&Sha256::digest(access_token.as_bytes())).as_str())
-        {
+        if jws.claim_str("ath") != Some(b64url(&Sha256::digest(access_token.as_bytes())).as_str()) {
             return Err(refused::ATH);
         }
         if key.thumbprint != bound_to {

@@ -49,10 +49,11 @@ pub struct Jws<'t> {
 
 impl<'t> Jws<'t> {
     /// Splits `header.payload.signature`; `None` unless both JSON parts are base64url objects.
+    /// An empty signature (an unsecured `alg: none` JWT) parses; it never verifies.
     pub fn parse(token: &'t str) -> Option<Jws<'t>> {
         let (signing_input, signature) = token.trim().rsplit_once('.')?;
         let (header, claims) = signing_input.split_once('.')?;
-        if claims.contains('.') || signature.is_empty() {
+        if claims.contains('.') {
             return None;
         }
         let object = |part: &str| -> Option<Map<String, Value>> {
@@ -180,11 +181,7 @@ pub fn thumbprint(jwk: &Map<String, Value>) -> Result<String, JwkProblem> {
             canonical.push(',');
         }
         // serde_json writes a JSON string with exactly the escaping RFC 7638 §3.3 asks for.
-        canonical.push_str(&format!(
-            "{}:{}",
-            Value::from(*member),
-            Value::from(value)
-        ));
+        canonical.push_str(&format!("{}:{}", Value::from(*member), Value::from(value)));
     }
     canonical.push('}');
     Ok(b64url(&Sha256::digest(canonical.as_bytes())))
@@ -218,7 +215,9 @@ pub enum JwksError {
         kid: String,
         problem: JwkProblem,
     },
-    #[error("{source_name}: keys[{index}] and an earlier key share kid {kid:?}; Okta requires a unique kid per key")]
+    #[error(
+        "{source_name}: keys[{index}] and an earlier key share kid {kid:?}; Okta requires a unique kid per key"
+    )]
     DuplicateKid {
         source_name: String,
         index: usize,
@@ -352,7 +351,11 @@ mod tests {
     #[test]
     fn jws_parts_must_be_base64url_json_objects() {
         assert!(Jws::parse("a.b").is_none());
-        assert!(Jws::parse("e30.e30.").is_none());
+        assert!(Jws::parse("e30.e30").is_none());
+        assert!(
+            Jws::parse("e30.e30.").is_some(),
+            "alg none parses, to be refused by alg"
+        );
         assert!(Jws::parse("e30.e30.c2ln.x").is_none());
         let jws = Jws::parse("eyJhbGciOiJub25lIn0.eyJleHAiOjEuNX0.c2ln").unwrap();
         assert_eq!(jws.alg(), Some("none"));

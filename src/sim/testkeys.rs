@@ -86,7 +86,11 @@ mod tests {
         let rsa = keys.by_kid(RSA_KEY_ID).unwrap();
         assert_eq!(rsa.thumbprint, RSA_KEY_ID, "kid is the RFC 7638 thumbprint");
         let token = signed(RSA_PRIVATE_PEM, Algorithm::RS256);
-        assert!(Jws::parse(&token).unwrap().verify(&rsa.key, Algorithm::RS256));
+        assert!(
+            Jws::parse(&token)
+                .unwrap()
+                .verify(&rsa.key, Algorithm::RS256)
+        );
 
         let ec_pem = include_str!("../../fixtures/keys/ec-private.pem");
         let token = signed(ec_pem, Algorithm::ES256);
