@@ -182,9 +182,11 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn invalid_client(description: &str) -> Response {
-    tracing::debug!(description, "token request refused: invalid_client");
-    oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description)
+/// A refused client authentication: status, OAuth `error`, Okta's description.
+type ClientRefusal = (StatusCode, &'static str, &'static str);
+
+fn invalid_client(description: &'static str) -> ClientRefusal {
+    (StatusCode::UNAUTHORIZED, "invalid_client", description)
 }
 
 impl Auth {
@@ -213,8 +215,13 @@ impl Auth {
 
     /// `POST /oauth2/v1/token` with a form body.
     pub fn token(&self, request: &TokenRequest<'_>) -> Response {
-        if let Err(refusal) = self.authenticate_client(request) {
-            return refusal;
+        if let Err((status, error, description)) = self.authenticate_client(request) {
+            tracing::debug!(
+                error,
+                description,
+                "token request refused: client authentication"
+            );
+            return oauth_error(status, error, description);
         }
         let now = unix_now();
         let token_url = format!("{}/oauth2/v1/token", request.base_url);
@@ -314,7 +321,7 @@ impl Auth {
     }
 
     /// Client authentication with the client's one method, as Okta refuses the others.
-    fn authenticate_client(&self, request: &TokenRequest<'_>) -> Result<(), Response> {
+    fn authenticate_client(&self, request: &TokenRequest<'_>) -> Result<(), ClientRefusal> {
         let form = request.form;
         let jwt_client = self.client.token_auth == TokenAuth::PrivateKeyJwt;
         if form.contains_key("client_secret") {
@@ -327,7 +334,7 @@ impl Auth {
         let authorization = request.headers.get("authorization");
         let assertion = form.get("client_assertion");
         if authorization.is_some() && assertion.is_some() {
-            return Err(oauth_error(
+            return Err((
                 StatusCode::UNAUTHORIZED,
                 "invalid_request",
                 client_refused::MULTIPLE,
@@ -335,7 +342,7 @@ impl Auth {
         }
         if let Some(assertion) = assertion {
             if form.get("client_assertion_type").map(String::as_str) != Some(ASSERTION_TYPE) {
-                return Err(oauth_error(
+                return Err((
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "The client_assertion_type is invalid.",
