@@ -1,6 +1,6 @@
-//! `butterfly sim --listen ADDR --fixture DIR [--grant-scopes S,S] [--token-ttl SECS]`: runs the
-//! Okta simulator, prints one JSON line with its URL and credentials, and serves until SIGTERM
-//! or Ctrl-C.
+//! `butterfly sim --listen ADDR --fixture DIR [--grant-scopes S,S] [--token-ttl SECS]
+//! [--token-auth METHOD] [--jwks FILE] [--require-dpop] ...`: runs the Okta simulator, prints one
+//! JSON line with its URL and credentials, and serves until SIGTERM or Ctrl-C.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -92,6 +92,21 @@ pub struct Args {
     /// (edited, removed, added), to DIR-mutated
     #[arg(long, value_name = "PERCENT", requires = "write_tree")]
     pub mutate: Option<String>,
+    /// The client's one token endpoint auth method: client_secret_basic (an OIN API service
+    /// integration) or private_key_jwt (an API Services app); default client_secret_basic,
+    /// private_key_jwt when --jwks is given
+    #[arg(long)]
+    pub token_auth: Option<String>,
+
+    /// The client's public keys (a JWKS file, `{"keys": [...]}`); implies private_key_jwt.
+    /// Without it, private_key_jwt registers the built-in TEST keys of fixtures/keys/
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
+
+    /// The client requires DPoP (RFC 9449): token requests need a DPoP proof with the
+    /// server's nonce, and tokens are DPoP-bound
+    #[arg(long)]
+    pub require_dpop: bool,
 }
 
 pub fn run(args: Args) -> Result<Outcome, Failure> {
@@ -128,6 +143,26 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             ))
         })?);
     }
+    let token_auth = match args.token_auth.as_deref() {
+        None if args.jwks.is_some() => sim::auth::TokenAuth::PrivateKeyJwt,
+        None => sim::auth::TokenAuth::ClientSecretBasic,
+        Some(text) => sim::auth::TokenAuth::parse(text).ok_or_else(|| {
+            Failure::Usage(format!(
+                "--token-auth {text}: must be client_secret_basic or private_key_jwt"
+            ))
+        })?,
+    };
+    if token_auth == sim::auth::TokenAuth::ClientSecretBasic && args.jwks.is_some() {
+        return Err(Failure::Usage(
+            "--jwks registers keys for private_key_jwt, but --token-auth is client_secret_basic: an Okta app has one token endpoint auth method".to_string(),
+        ));
+    }
+    let jwks = match &args.jwks {
+        Some(path) => {
+            Some(sim::jose::KeySet::read(path).map_err(|e| Failure::Usage(format!("--jwks {e}")))?)
+        }
+        None => None,
+    };
     let options = sim::Options {
         fixture,
         granted_scopes: args
@@ -152,6 +187,9 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             ),
             None => None,
         },
+        token_auth,
+        jwks,
+        require_dpop: args.require_dpop,
     };
     if let Some(dir) = &args.write_tree {
         let mutate = match &args.mutate {
@@ -170,16 +208,23 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             .await
             .with_context(|| format!("listen on {}", args.listen))?;
         let address = listener.local_addr().context("read the bound address")?;
-        let endpoint = state.endpoint(format!("http://{address}"));
+        let endpoint = state.endpoint(address);
         let line = serde_json::to_string(&endpoint).context("render the start line")?;
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{line}").context("write the start line")?;
         stdout.flush().context("flush stdout")?;
         drop(stdout);
         tracing::info!(%address, "simulator listening");
-        sim::serve(listener, state, shutdown_signal())
+        let served = sim::serve(listener, state, shutdown_signal())
             .await
-            .context("serve the simulator")?;
+            .context("serve the simulator");
+        // The built-in test key written for clients goes with the simulator.
+        if let Some(path) = &endpoint.private_key_path
+            && path.starts_with(&*std::env::temp_dir().to_string_lossy())
+        {
+            let _ = std::fs::remove_file(path);
+        }
+        served?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(Outcome::Done)

@@ -65,8 +65,16 @@ pub async fn handle(
             .get("host")
             .and_then(|h| h.to_str().ok())
             .unwrap_or("127.0.0.1");
-        let answer = match state.auth.authorize(&headers) {
-            Err(error) => error.into_response(),
+        let base = format!("http://{host}");
+        let request = super::auth::ApiRequest {
+            method: method.as_str(),
+            base_url: &base,
+            path: &path,
+            headers: &headers,
+            required: &["okta.logs.read".to_string()],
+        };
+        let answer = match state.auth.authorize(&request) {
+            Err(denied) => denied.into_response(),
             Ok(grant) if !grant.covers(&["okta.logs.read".to_string()]) => {
                 OktaError::access_denied().into_response()
             }
@@ -92,7 +100,18 @@ pub async fn handle(
         let form: HashMap<String, String> = url_form(&String::from_utf8_lossy(&body))
             .into_iter()
             .collect();
-        state.auth.token(&headers, &form)
+        let base = format!(
+            "http://{}",
+            headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1")
+        );
+        state.auth.token(&super::auth::TokenRequest {
+            headers: &headers,
+            form: &form,
+            base_url: &base,
+        })
     } else {
         let bucket = "/api/v1".to_string();
         // Okta reconciles group-rule and policy-rule writes one at a time (423 E0000239).
@@ -217,6 +236,7 @@ fn api(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> ApiResult {
+    let method_name = method.as_str();
     let method = method_of(method).ok_or((OktaError::method_not_allowed(), None))?;
     let matched = match state.routes.find(method, path) {
         Ok(matched) => matched,
@@ -232,7 +252,6 @@ fn api(
     {
         return Err(fail(OktaError::length_required()));
     }
-    let grant = state.auth.authorize(headers).map_err(&fail)?;
     let kind = state
         .catalogue
         .kind(&matched.route.kind)
@@ -258,12 +277,6 @@ fn api(
         })
         .map(|op| op.scopes.clone())
         .unwrap_or_default();
-    if !grant.covers(&required) {
-        return Err(fail(OktaError::access_denied()));
-    }
-    if !state.rate.take(&bucket).allowed {
-        return Err(fail(OktaError::rate_limited()));
-    }
     let base = format!(
         "http://{}",
         headers
@@ -271,6 +284,24 @@ fn api(
             .and_then(|h| h.to_str().ok())
             .unwrap_or("127.0.0.1")
     );
+    let request = super::auth::ApiRequest {
+        method: method_name,
+        base_url: &base,
+        path,
+        headers,
+        required: &required,
+    };
+    let grant = match state.auth.authorize(&request) {
+        Ok(grant) => grant,
+        // A refusal with its own shape (a DPoP challenge has no body): answered as it is.
+        Err(denied) => return Ok((denied.into_response(), bucket)),
+    };
+    if !grant.covers(&required) {
+        return Err(fail(OktaError::access_denied()));
+    }
+    if !state.rate.take(&bucket).allowed {
+        return Err(fail(OktaError::rate_limited()));
+    }
     let actor = match &grant {
         super::auth::Grant::ApiToken => json!({
             "id": "00u0simulatoradmin01", "type": "User",

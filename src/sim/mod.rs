@@ -6,13 +6,16 @@
 //! Invariant: no production code path uses it (only `butterfly sim`, `butterfly demo` and tests).
 
 mod api;
+mod assertion;
 pub mod auth;
+mod dpop;
 pub mod error;
 pub mod export;
 pub mod faults;
 pub mod fixture;
 pub mod fresh_ids;
 pub mod generate;
+pub mod jose;
 mod log;
 pub mod mutate;
 pub mod org;
@@ -21,6 +24,7 @@ pub mod rate;
 pub mod route;
 mod rules;
 pub mod seeded;
+mod testkeys;
 mod validate;
 
 use std::collections::BTreeSet;
@@ -35,7 +39,7 @@ use crate::snapshot::fingerprint::FingerprintKey;
 
 /// The fingerprint key every fixture is canonical under (a test key, never a customer's).
 pub const FIXTURE_KEY: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
-use auth::Auth;
+use auth::{Auth, TokenAuth};
 pub use fixture::FixtureTree;
 use org::{FixtureError, Org};
 use route::Routes;
@@ -67,6 +71,13 @@ pub struct Options {
     pub fresh_ids: bool,
     /// Objects to generate on top of the fixture.
     pub generate: Option<generate::Sizes>,
+    /// The client's one token endpoint auth method.
+    pub token_auth: TokenAuth,
+    /// The client's registered public keys (`--jwks`); `None` with `private_key_jwt` registers
+    /// the built-in test keys of `fixtures/keys/`.
+    pub jwks: Option<jose::KeySet>,
+    /// The client requires DPoP-bound tokens (`--require-dpop`).
+    pub require_dpop: bool,
 }
 
 impl Options {
@@ -85,6 +96,9 @@ impl Options {
             seed: 0,
             fresh_ids: false,
             generate: None,
+            token_auth: TokenAuth::ClientSecretBasic,
+            jwks: None,
+            require_dpop: false,
         }
     }
 }
@@ -158,6 +172,14 @@ pub struct Endpoint {
     pub client_id: String,
     pub client_secret: String,
     pub api_token: String,
+    /// `client_secret_basic` or `private_key_jwt`.
+    pub token_auth: TokenAuth,
+    /// The built-in test private key (PEM) when the client uses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key_path: Option<String>,
+    /// The `kid` of that key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
 }
 
 /// The shared state of a running simulator.
@@ -167,6 +189,8 @@ pub struct State {
     routes: Routes,
     org: Mutex<Org>,
     auth: Auth,
+    /// The client uses the built-in test keys (no `--jwks`).
+    builtin_keys: bool,
     rate: rate::RateLimits,
     /// Plaintext secrets, keyed `<kind>/<id>/<field>`: the org holds their fingerprints.
     secrets: Mutex<present::Secrets>,
@@ -215,6 +239,8 @@ impl State {
 pub enum StartError {
     #[error(transparent)]
     Fixture(#[from] FixtureError),
+    #[error(transparent)]
+    Jwks(#[from] jose::JwksError),
     #[error("{0}")]
     Catalogue(String),
 }
@@ -230,18 +256,28 @@ impl State {
                 .chain(catalogue.read_scopes())
                 .collect()
         });
-        let auth = Auth::new(
-            "0oasimulatorclient01".to_string(),
-            "sim-client-secret-do-not-use-in-production".to_string(),
-            "00sim-api-token-do-not-use-in-production".to_string(),
+        let keys = match (options.token_auth, &options.jwks) {
+            (TokenAuth::ClientSecretBasic, _) => None,
+            (TokenAuth::PrivateKeyJwt, Some(keys)) => Some(keys.clone()),
+            (TokenAuth::PrivateKeyJwt, None) => Some(testkeys::key_set()?),
+        };
+        let builtin_keys = keys.is_some() && options.jwks.is_none();
+        let auth = Auth::new(auth::Client {
+            client_id: "0oasimulatorclient01".to_string(),
+            client_secret: "sim-client-secret-do-not-use-in-production".to_string(),
+            api_token: "00sim-api-token-do-not-use-in-production".to_string(),
             granted,
-            options.token_ttl,
-        );
+            token_ttl: options.token_ttl,
+            token_auth: options.token_auth,
+            keys,
+            require_dpop: options.require_dpop,
+        });
         Ok(Arc::new(State {
             catalogue,
             routes: Routes::from_catalogue(catalogue),
             org: Mutex::new(org),
             auth,
+            builtin_keys,
             rate: rate::RateLimits::new(
                 &catalogue.provider,
                 &options.rate_limits,
@@ -263,13 +299,26 @@ impl State {
         }))
     }
 
-    /// The credentials of this simulator at `url`.
-    pub fn endpoint(&self, url: String) -> Endpoint {
+    /// The credentials of this simulator listening on `address`. With the built-in test keys,
+    /// writes their private key for clients (`testkeys::private_key_path`).
+    pub fn endpoint(&self, address: std::net::SocketAddr) -> Endpoint {
+        let builtin = self.builtin_keys.then(|| {
+            (
+                testkeys::private_key_path(address.port())
+                    .display()
+                    .to_string(),
+                testkeys::RSA_KEY_ID.to_string(),
+            )
+        });
+        let (private_key_path, key_id) = builtin.unzip();
         Endpoint {
-            url,
+            url: format!("http://{address}"),
             client_id: self.auth.client_id.clone(),
             client_secret: self.auth.client_secret().to_string(),
             api_token: self.auth.api_token().to_string(),
+            token_auth: self.auth.token_auth(),
+            private_key_path,
+            key_id,
         }
     }
 }

@@ -6,6 +6,7 @@ mod catalogue_cli;
 mod catalogue_examples;
 mod catalogue_spec;
 mod sim_api;
+mod sim_auth;
 mod sim_contract;
 mod sim_fixtures;
 mod sim_limits;

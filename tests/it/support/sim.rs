@@ -12,6 +12,8 @@ pub struct Sim {
     pub client_id: String,
     pub client_secret: String,
     pub api_token: String,
+    /// The whole start line (`token_auth`, `private_key_path`, `key_id`, ...).
+    pub start: Value,
 }
 
 impl Sim {
@@ -53,6 +55,7 @@ impl Sim {
             client_id: text("client_id"),
             client_secret: text("client_secret"),
             api_token: text("api_token"),
+            start,
             child,
         }
     }
