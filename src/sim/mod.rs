@@ -14,6 +14,7 @@ pub mod org;
 mod present;
 pub mod rate;
 pub mod route;
+mod expression;
 mod rules;
 mod validate;
 
