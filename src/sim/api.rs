@@ -524,7 +524,9 @@ impl Context<'_> {
         {
             match self.query.get(&each.param) {
                 Some(value) if each.param == "filter" => {
-                    objects.retain(|o| filter_matches(value, &o.body));
+                    let filter = super::filter::parse(value, super::filter::Dialect::Generic)
+                        .map_err(|e| invalid_search("filter", &e))?;
+                    objects.retain(|o| filter.matches(&o.body));
                 }
                 Some(value) => objects
                     .retain(|o| o.body.get(&each.param).and_then(Value::as_str) == Some(value)),
@@ -543,15 +545,16 @@ impl Context<'_> {
                 if let Some(expression) = self.query.get(param)
                     && list.each.as_ref().is_none_or(|e| e.param != param)
                 {
-                    if !expression_is_valid(expression) {
-                        return Err(OktaError::new(
-                            StatusCode::BAD_REQUEST,
-                            "E0000031",
-                            "Invalid search criteria.",
-                        )
-                        .with_cause(format!("{param}: {expression}")));
-                    }
-                    objects.retain(|o| filter_matches(expression, &o.body));
+                    use super::filter::Dialect;
+                    let dialect = match (self.kind.name.as_str(), param) {
+                        ("user", "search") => Dialect::UserSearch,
+                        ("user", _) => Dialect::UserFilter,
+                        (_, "search") => Dialect::GroupSearch,
+                        _ => Dialect::GroupFilter,
+                    };
+                    let filter = super::filter::parse(expression, dialect)
+                        .map_err(|e| invalid_search(param, &e))?;
+                    objects.retain(|o| filter.matches(&o.body));
                 }
             }
             if let Some(prefix) = self.query.get("q") {
@@ -967,54 +970,12 @@ pub(super) fn encode(text: &str) -> String {
     out
 }
 
-/// True when every term of an expression reads `field op "value"` with a known operator.
-fn expression_is_valid(expression: &str) -> bool {
-    expression.split(" or ").all(|alternative| {
-        alternative.split(" and ").all(|term| {
-            let parts: Vec<&str> = term.trim().splitn(3, ' ').collect();
-            parts.len() == 3
-                && matches!(parts[1], "eq" | "ne" | "sw" | "co")
-                && crate::catalogue::FieldPath::parse(parts[0]).is_ok()
-        })
-    })
-}
-
-/// The SCIM-like filter expressions Okta documents for lists: `field op "value"` with `eq`,
-/// `ne`, `sw`, `co`, joined by `and` / `or` (no parentheses).
-pub(super) fn filter_matches(filter: &str, body: &Value) -> bool {
-    filter.split(" or ").any(|alternative| {
-        alternative.split(" and ").all(|term| {
-            let mut parts = term.trim().splitn(3, ' ');
-            let (Some(field), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next())
-            else {
-                return false;
-            };
-            let value = value.trim().trim_matches('"');
-            // `target.id` looks into every element of the `target` array.
-            let actuals: Vec<String> = match field.strip_prefix("target.") {
-                Some(rest) => body["target"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| {
-                        crate::catalogue::FieldPath::parse(rest)
-                            .ok()
-                            .and_then(|p| p.get(t).map(value_text))
-                    })
-                    .collect(),
-                None => crate::catalogue::FieldPath::parse(field)
-                    .ok()
-                    .and_then(|p| p.get(body).map(value_text))
-                    .into_iter()
-                    .collect(),
-            };
-            match op {
-                "eq" => actuals.iter().any(|a| a == value),
-                "ne" => actuals.iter().all(|a| a != value),
-                "sw" => actuals.iter().any(|a| a.starts_with(value)),
-                "co" => actuals.iter().any(|a| a.contains(value)),
-                _ => false,
-            }
-        })
-    })
+/// Okta's answer to a `search` or `filter` expression it refuses (400 E0000031).
+fn invalid_search(param: &str, error: &super::filter::FilterError) -> OktaError {
+    OktaError::new(
+        StatusCode::BAD_REQUEST,
+        "E0000031",
+        "Invalid search criteria.",
+    )
+    .with_cause(format!("{param}: {error}"))
 }

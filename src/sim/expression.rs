@@ -142,22 +142,52 @@ pub enum Function {
 pub const FUNCTIONS: &[(&str, Function, usize, usize, bool)] = &[
     ("String.startsWith", Function::StartsWith, 2, 2, true),
     ("String.endsWith", Function::EndsWith, 2, 2, true),
-    ("String.stringContains", Function::StringContains, 2, 2, true),
+    (
+        "String.stringContains",
+        Function::StringContains,
+        2,
+        2,
+        true,
+    ),
     ("String.toLowerCase", Function::ToLowerCase, 1, 1, false),
     ("String.toUpperCase", Function::ToUpperCase, 1, 1, false),
     ("String.len", Function::Len, 1, 1, false),
     ("String.append", Function::Append, 2, 2, false),
     ("String.join", Function::Join, 1, usize::MAX, false),
     ("String.substring", Function::Substring, 3, 3, false),
-    ("String.substringBefore", Function::SubstringBefore, 2, 2, false),
-    ("String.substringAfter", Function::SubstringAfter, 2, 2, false),
+    (
+        "String.substringBefore",
+        Function::SubstringBefore,
+        2,
+        2,
+        false,
+    ),
+    (
+        "String.substringAfter",
+        Function::SubstringAfter,
+        2,
+        2,
+        false,
+    ),
     ("String.removeSpaces", Function::RemoveSpaces, 1, 1, false),
     ("Arrays.contains", Function::ArraysContains, 2, 2, true),
     ("Arrays.size", Function::ArraysSize, 1, 1, false),
     ("Arrays.isEmpty", Function::ArraysIsEmpty, 1, 1, true),
     ("isMemberOfGroup", Function::IsMemberOfGroup, 1, 1, true),
-    ("isMemberOfAnyGroup", Function::IsMemberOfAnyGroup, 1, usize::MAX, true),
-    ("isMemberOfGroupName", Function::IsMemberOfGroupName, 1, 1, true),
+    (
+        "isMemberOfAnyGroup",
+        Function::IsMemberOfAnyGroup,
+        1,
+        usize::MAX,
+        true,
+    ),
+    (
+        "isMemberOfGroupName",
+        Function::IsMemberOfGroupName,
+        1,
+        1,
+        true,
+    ),
     (
         "isMemberOfGroupNameStartsWith",
         Function::IsMemberOfGroupNameStartsWith,
@@ -252,7 +282,9 @@ fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
             continue;
         }
         if c.is_alphabetic() || c == '_' || c == '$' {
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$') {
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
+            {
                 i += 1;
             }
             tokens.push((Token::Ident(chars[start..i].iter().collect()), start));
@@ -607,7 +639,10 @@ fn boolean(expr: &Expr, subject: &Subject) -> Result<bool, EvalError> {
         Value::Bool(b) => Ok(b),
         // A missing attribute is null; Okta treats it as not matching.
         Value::Null => Ok(false),
-        other => Err(EvalError(format!("expected a Boolean, got a {}", other.type_name()))),
+        other => Err(EvalError(format!(
+            "expected a Boolean, got a {}",
+            other.type_name()
+        ))),
     }
 }
 
@@ -846,7 +881,10 @@ mod tests {
         assert!(!holds("user.salary < 1000000"));
         assert!(holds("user.salary <= 1200000"));
         assert!(holds("user.costCenter == 42"), "numbers stored as text");
-        assert!(!holds("user.missing == \"x\""), "a missing attribute is null");
+        assert!(
+            !holds("user.missing == \"x\""),
+            "a missing attribute is null"
+        );
         assert!(holds("user.missing == null"));
         assert!(holds("user.getInternalProperty(\"status\") == \"ACTIVE\""));
     }
@@ -854,7 +892,9 @@ mod tests {
     #[test]
     fn and_binds_tighter_than_or_and_not_tighter_than_and() {
         // false AND false OR true = (false AND false) OR true = true
-        assert!(holds("user.firstName == 'x' and user.firstName == 'y' or true"));
+        assert!(holds(
+            "user.firstName == 'x' and user.firstName == 'y' or true"
+        ));
         // true OR false AND false = true OR (false AND false) = true
         assert!(holds("true || false && false"));
         assert!(!holds("(true || false) && false"));
@@ -878,7 +918,9 @@ mod tests {
         assert!(holds("String.len(user.missing) == 0"));
         assert!(holds("String.substring(user.firstName, 0, 2) == 'An'"));
         assert!(holds("String.substringBefore(user.login, '@') == 'andy'"));
-        assert!(holds("String.substringAfter(user.login, '@') == 'example.com'"));
+        assert!(holds(
+            "String.substringAfter(user.login, '@') == 'example.com'"
+        ));
         assert!(holds("String.append(user.firstName, '!') == 'Andy!'"));
         assert!(holds("String.join('-', 'a', 'b') == 'a-b'"));
         assert!(holds("String.removeSpaces(' a b ') == 'ab'"));
@@ -888,7 +930,10 @@ mod tests {
     #[test]
     fn array_and_group_functions() {
         assert!(holds("Arrays.contains(user.tags, \"a\")"));
-        assert!(!holds("Arrays.contains(user.tags, \"A\")"), "exact and case-sensitive");
+        assert!(
+            !holds("Arrays.contains(user.tags, \"A\")"),
+            "exact and case-sensitive"
+        );
         assert!(holds("Arrays.contains({10, 20}, 20)"));
         assert!(holds("Arrays.size(user.tags) == 2"));
         assert!(holds("Arrays.isEmpty(user.missing)"));
@@ -923,7 +968,10 @@ mod tests {
         let e = error("String.startsWith(user.a)");
         assert!(e.message.contains("takes 2 argument(s), not 1"), "{e}");
         let e = error("user.profile.department == 'x'");
-        assert!(e.message.contains("Invalid property `profile.department`"), "{e}");
+        assert!(
+            e.message.contains("Invalid property `profile.department`"),
+            "{e}"
+        );
         let e = error("user.firstName + 'x'");
         assert!(e.message.contains("Boolean"), "{e}");
         assert!(error("").message.contains("empty"));

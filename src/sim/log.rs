@@ -114,6 +114,19 @@ impl SystemLog {
             .get("q")
             .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
             .unwrap_or_default();
+        let filter = match query.get("filter") {
+            None => None,
+            Some(text) => Some(
+                super::filter::parse(text, super::filter::Dialect::SystemLog).map_err(|e| {
+                    OktaError::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        "E0000053",
+                        "Invalid value for parameter",
+                    )
+                    .with_cause(format!("filter: {e}"))
+                })?,
+            ),
+        };
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         let mut matching: Vec<&Value> = events
             .iter()
@@ -124,11 +137,7 @@ impl SystemLog {
                     .map(|t| t.with_timezone(&Utc));
                 published.is_some_and(|p| p >= since && until.is_none_or(|u| p <= u))
             })
-            .filter(|event| {
-                query
-                    .get("filter")
-                    .is_none_or(|f| super::api::filter_matches(f, event))
-            })
+            .filter(|event| filter.as_ref().is_none_or(|f| f.matches(event)))
             .filter(|event| {
                 let text = event.to_string().to_lowercase();
                 keywords.iter().all(|k| text.contains(k))

@@ -8,13 +8,14 @@
 mod api;
 pub mod auth;
 pub mod error;
+mod expression;
 pub mod faults;
+mod filter;
 mod log;
 pub mod org;
 mod present;
 pub mod rate;
 pub mod route;
-mod expression;
 mod rules;
 mod validate;
 
