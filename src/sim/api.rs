@@ -446,6 +446,57 @@ impl Context<'_> {
             .record(event_type, self.actor.clone(), target, message);
     }
 
+    /// Evaluates the ACTIVE group rules for `users` (all when `None`) and logs what changed.
+    fn apply_rules(&self, org: &mut super::org::Org, users: Option<&[String]>) {
+        let changes = super::group_rules::apply(self.state.catalogue, org, users);
+        for change in &changes {
+            if let Some(rule) = org.get("group_rule", &change.rule).cloned() {
+                self.log_rule_changes(org, std::slice::from_ref(change), &rule);
+            }
+        }
+    }
+
+    /// System Log events for memberships a group rule added or removed: Okta's system
+    /// principal as the actor, the user and the group as targets, the rule in the transaction.
+    fn log_rule_changes(
+        &self,
+        org: &super::org::Org,
+        changes: &[super::group_rules::Change],
+        rule: &Object,
+    ) {
+        let rule_name = rule
+            .body
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(&rule.id);
+        for change in changes {
+            let user = org.get("user", &change.user);
+            let login = user
+                .and_then(|u| u.body.pointer("/profile/login"))
+                .and_then(Value::as_str)
+                .unwrap_or(&change.user);
+            let group = org
+                .get("group", &change.group)
+                .and_then(|g| g.body.pointer("/profile/name"))
+                .and_then(Value::as_str)
+                .unwrap_or(&change.group);
+            let action = if change.added { "add" } else { "remove" };
+            self.state.log.record_event(super::log::Event {
+                event_type: format!("group.user_membership.{action}"),
+                actor: json!({
+                    "id": "0oa0oktasystem000001", "type": "SystemPrincipal",
+                    "alternateId": "system@okta.com", "displayName": "Okta System"
+                }),
+                targets: vec![
+                    json!({"id": change.user, "type": "User", "alternateId": login, "displayName": login}),
+                    json!({"id": change.group, "type": "UserGroup", "alternateId": group, "displayName": group}),
+                ],
+                message: format!("{action} user to group membership (group rule {rule_name})"),
+                transaction_detail: json!({"groupRuleId": change.rule, "groupRuleName": rule_name}),
+            });
+        }
+    }
+
     /// Checks a request body against the kind's request schema.
     fn validate(&self, body: &Value) -> Result<(), OktaError> {
         match self.state.catalogue.fields(&self.kind.name) {
@@ -748,6 +799,9 @@ impl Context<'_> {
             return Err(OktaError::not_found(&format!("{id} ({})", reference.kind)));
         }
         super::rules::check_create(self.kind, &org, parent.as_ref())?;
+        if self.kind.name == "group_rule" {
+            check_rule_expression(&value)?;
+        }
         let id = path_id.unwrap_or_else(|| org.new_id(&self.kind.name));
         let now = now_text();
         if let Value::Object(map) = &mut value {
@@ -781,14 +835,23 @@ impl Context<'_> {
             }
         }
         let (value, plaintexts) = self.store_form(&id, &value);
-        org.insert(self.kind, Some(id.clone()), parent, value);
+        let key = org.insert(self.kind, Some(id.clone()), parent.clone(), value);
         self.keep_secrets(plaintexts);
         super::rules::renumber(self.kind, &mut org, &id);
         let object = org
-            .get(&self.kind.name, &id)
+            .get(&self.kind.name, &key)
             .cloned()
             .ok_or_else(|| OktaError::not_found(&id))?;
         self.log("create", &object);
+        match self.kind.name.as_str() {
+            "group_membership" => {
+                if let Some((_, group)) = &parent {
+                    org.rule_memberships.hold_by_admin(group, &id);
+                }
+            }
+            "user" => self.apply_rules(&mut org, Some(&[id.clone()])),
+            _ => {}
+        }
         let rendered = self.render(&org, &object);
         Ok((StatusCode::OK, axum::Json(rendered)).into_response())
     }
@@ -822,17 +885,23 @@ impl Context<'_> {
         // Compared in canonical form: a set sent in another order is no change.
         let (updated, plaintexts) = self.store_form(&existing.id, &updated);
         super::rules::check_update(self.kind, &existing, &updated)?;
+        if self.kind.name == "group_rule" {
+            check_rule_expression(&updated)?;
+        }
         self.keep_secrets(plaintexts);
         let object = org
-            .get_mut(&self.kind.name, &existing.id)
+            .get_mut(&self.kind.name, &existing.key)
             .ok_or_else(|| OktaError::not_found(&existing.id))?;
         object.body = updated;
         super::rules::renumber(self.kind, &mut org, &existing.id);
         let object = org
-            .get(&self.kind.name, &existing.id)
+            .get(&self.kind.name, &existing.key)
             .cloned()
             .ok_or_else(|| OktaError::not_found(&existing.id))?;
         self.log("update", &object);
+        if self.kind.name == "user" {
+            self.apply_rules(&mut org, Some(&[existing.id.clone()]));
+        }
         let rendered = self.render(&org, &object);
         Ok((StatusCode::OK, axum::Json(rendered)).into_response())
     }
@@ -852,7 +921,7 @@ impl Context<'_> {
             && existing.body.get("status").and_then(Value::as_str) != Some("DEPROVISIONED")
         {
             // The first DELETE deactivates a user; the second deletes it.
-            if let Some(object) = org.get_mut("user", &existing.id)
+            if let Some(object) = org.get_mut("user", &existing.key)
                 && let Value::Object(map) = &mut object.body
             {
                 map.insert("status".into(), json!("DEPROVISIONED"));
@@ -861,8 +930,37 @@ impl Context<'_> {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
         super::rules::check_delete(self.state.catalogue, &org, self.kind, &existing)?;
-        remove_with_children(&mut org, &self.kind.name, &existing.id);
+        remove_with_children(&mut org, &existing);
         self.log("delete", &existing);
+        match self.kind.name.as_str() {
+            "group_membership" => {
+                if let Some((_, group)) = &existing.parent {
+                    org.rule_memberships.forget(group, &existing.id);
+                }
+            }
+            "user" => {
+                // A deleted user leaves every group.
+                let memberships: Vec<Object> = org
+                    .all("group_membership")
+                    .into_iter()
+                    .filter(|m| m.id == existing.id)
+                    .cloned()
+                    .collect();
+                for membership in memberships {
+                    org.remove(&membership.kind, &membership.key);
+                    if let Some((_, group)) = &membership.parent {
+                        org.rule_memberships.forget(group, &membership.id);
+                    }
+                }
+            }
+            "group_rule" => {
+                let remove_users = self.query.get("removeUsers").is_some_and(|v| v == "true");
+                let changes =
+                    super::group_rules::delete_rule(&mut org, &existing.id, remove_users);
+                self.log_rule_changes(&org, &changes, &existing);
+            }
+            _ => {}
+        }
         Ok(StatusCode::NO_CONTENT.into_response())
     }
 
@@ -882,12 +980,17 @@ impl Context<'_> {
         if status == "INACTIVE" {
             super::rules::check_deactivate(self.state.catalogue, &org, self.kind, &existing)?;
         }
-        if let Some(object) = org.get_mut(&self.kind.name, &existing.id)
+        if let Some(object) = org.get_mut(&self.kind.name, &existing.key)
             && let Value::Object(map) = &mut object.body
         {
             map.insert("status".into(), json!(status));
         }
         self.log(name, &existing);
+        match self.kind.name.as_str() {
+            "group_rule" if status == "ACTIVE" => self.apply_rules(&mut org, None),
+            "user" => self.apply_rules(&mut org, Some(&[existing.id.clone()])),
+            _ => {}
+        }
         Ok(StatusCode::NO_CONTENT.into_response())
     }
 
@@ -914,16 +1017,33 @@ impl Context<'_> {
     }
 }
 
-fn remove_with_children(org: &mut super::org::Org, kind: &str, id: &str) {
-    let me = (kind.to_string(), id.to_string());
-    org.remove(kind, id);
-    let children: Vec<(String, String)> = org
-        .children_of(&me)
-        .into_iter()
-        .map(|o| (o.kind.clone(), o.id.clone()))
-        .collect();
-    for (child_kind, child_id) in children {
-        remove_with_children(org, &child_kind, &child_id);
+fn remove_with_children(org: &mut super::org::Org, object: &Object) {
+    let me = (object.kind.clone(), object.id.clone());
+    org.remove(&object.kind, &object.key);
+    let children: Vec<Object> = org.children_of(&me).into_iter().cloned().collect();
+    for child in &children {
+        if let (Some((_, group)), "group_membership") = (&child.parent, child.kind.as_str()) {
+            org.rule_memberships.forget(group, &child.id);
+        }
+        remove_with_children(org, child);
+    }
+}
+
+/// Okta refuses a group rule whose expression it cannot parse (400 E0000001).
+fn check_rule_expression(rule: &Value) -> Result<(), OktaError> {
+    const FIELD: &str = "conditions.expression.value";
+    let failed = |cause: String| {
+        OktaError::new(
+            StatusCode::BAD_REQUEST,
+            "E0000001",
+            format!("Api validation failed: {FIELD}"),
+        )
+        .with_cause(cause)
+    };
+    match super::group_rules::expression_of(rule) {
+        None => Err(failed(format!("{FIELD}: The field cannot be left blank"))),
+        Some(Err(error)) => Err(failed(format!("{FIELD}: Invalid expression: {error}"))),
+        Some(Ok(_)) => Ok(()),
     }
 }
 

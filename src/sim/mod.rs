@@ -11,11 +11,13 @@ pub mod error;
 mod expression;
 pub mod faults;
 mod filter;
+mod group_rules;
 mod log;
 pub mod org;
 mod present;
 pub mod rate;
 pub mod route;
+mod rule_memberships;
 mod rules;
 mod validate;
 

@@ -21,6 +21,9 @@ pub type ObjectRef = (String, String);
 pub struct Object {
     pub kind: String,
     pub id: String,
+    /// Where the org keeps it: the id, or `<parent id>/<id>` for a relationship member (a
+    /// user is a member of many groups under the same id).
+    pub key: String,
     pub parent: Option<ObjectRef>,
     pub body: Value,
 }
@@ -49,14 +52,31 @@ pub enum FixtureError {
     },
     #[error("{path}: the fixture has no `okta/` folder")]
     NoTree { path: PathBuf },
+    #[error("{path}: group rule `{rule}`: conditions.expression.value: {error}")]
+    RuleExpression {
+        path: PathBuf,
+        rule: String,
+        error: super::expression::ParseError,
+    },
+    #[error(
+        "{path}: the ACTIVE group rule `{rule}` assigns user {user} to this group, but the file does not list them"
+    )]
+    RuleMembership {
+        path: PathBuf,
+        rule: String,
+        user: String,
+    },
 }
 
 /// Every object, by kind, in creation order.
 #[derive(Debug, Default)]
 pub struct Org {
+    /// Keyed by (kind, [`Object::key`]).
     objects: BTreeMap<ObjectRef, Object>,
     order: BTreeMap<String, Vec<String>>,
     next_id: u64,
+    /// Which memberships group rules made and which an admin made.
+    pub rule_memberships: super::rule_memberships::RuleMemberships,
 }
 
 /// Id prefixes Okta uses, per kind (an observation, NOTES.md §1.1); others get `0sm`.
@@ -172,6 +192,9 @@ impl Org {
                 }
             }
         }
+        let stems: BTreeMap<ObjectRef, String> =
+            by_stem.into_iter().map(|(stem, at)| (at, stem)).collect();
+        super::group_rules::settle_fixture(catalogue, &mut org, dir, &stems)?;
         Ok(org)
     }
 
@@ -192,26 +215,39 @@ impl Org {
         format!("{}{suffix}", id_prefix(kind))
     }
 
-    fn insert_with_id(&mut self, kind: &Kind, id: String, parent: Option<ObjectRef>, body: Value) {
-        let key = (kind.name.clone(), id.clone());
-        if !self.objects.contains_key(&key) {
+    fn insert_with_id(
+        &mut self,
+        kind: &Kind,
+        id: String,
+        parent: Option<ObjectRef>,
+        body: Value,
+    ) -> String {
+        let key = match (&kind.shape, &parent) {
+            (Shape::Relationship { .. }, Some((_, parent_id))) => member_key(parent_id, &id),
+            _ => id.clone(),
+        };
+        let at = (kind.name.clone(), key.clone());
+        if !self.objects.contains_key(&at) {
             self.order
                 .entry(kind.name.clone())
                 .or_default()
-                .push(id.clone());
+                .push(key.clone());
         }
         self.objects.insert(
-            key,
+            at,
             Object {
                 kind: kind.name.clone(),
                 id,
+                key: key.clone(),
                 parent,
                 body,
             },
         );
+        key
     }
 
-    /// Adds an object and returns its id.
+    /// Adds an object and returns its key ([`Object::key`]: its id unless it is a
+    /// relationship member).
     pub fn insert(
         &mut self,
         kind: &Kind,
@@ -220,24 +256,29 @@ impl Org {
         body: Value,
     ) -> String {
         let id = id.unwrap_or_else(|| self.new_id(&kind.name));
-        self.insert_with_id(kind, id.clone(), parent, body);
-        id
+        self.insert_with_id(kind, id, parent, body)
     }
 
-    pub fn get(&self, kind: &str, id: &str) -> Option<&Object> {
-        self.objects.get(&(kind.to_string(), id.to_string()))
+    /// The object of `kind` with this key (for everything but relationship members, its id).
+    pub fn get(&self, kind: &str, key: &str) -> Option<&Object> {
+        self.objects.get(&(kind.to_string(), key.to_string()))
     }
 
-    pub fn get_mut(&mut self, kind: &str, id: &str) -> Option<&mut Object> {
-        self.objects.get_mut(&(kind.to_string(), id.to_string()))
+    /// The relationship member `id` of `kind` under the parent with id `parent_id`.
+    pub fn get_member(&self, kind: &str, parent_id: &str, id: &str) -> Option<&Object> {
+        self.get(kind, &member_key(parent_id, id))
     }
 
-    pub fn remove(&mut self, kind: &str, id: &str) -> Option<Object> {
-        let removed = self.objects.remove(&(kind.to_string(), id.to_string()));
+    pub fn get_mut(&mut self, kind: &str, key: &str) -> Option<&mut Object> {
+        self.objects.get_mut(&(kind.to_string(), key.to_string()))
+    }
+
+    pub fn remove(&mut self, kind: &str, key: &str) -> Option<Object> {
+        let removed = self.objects.remove(&(kind.to_string(), key.to_string()));
         if removed.is_some()
             && let Some(order) = self.order.get_mut(kind)
         {
-            order.retain(|i| i != id);
+            order.retain(|k| k != key);
         }
         removed
     }
@@ -265,6 +306,11 @@ impl Org {
     pub fn all(&self, kind: &str) -> Vec<&Object> {
         self.list(kind, None)
     }
+}
+
+/// The key of a relationship member: members of different parents share ids.
+fn member_key(parent_id: &str, id: &str) -> String {
+    format!("{parent_id}/{id}")
 }
 
 fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), FixtureError> {

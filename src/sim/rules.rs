@@ -179,7 +179,7 @@ pub fn renumber(kind: &Kind, org: &mut Org, changed: &str) {
     };
     siblings.insert(position, me);
     for (index, sibling) in siblings.iter().enumerate() {
-        if let Some(object) = org.get_mut(&kind.name, &sibling.id)
+        if let Some(object) = org.get_mut(&kind.name, &sibling.key)
             && let Value::Object(map) = &mut object.body
         {
             map.insert("priority".into(), json!(index + 1));
