@@ -509,9 +509,7 @@ impl Context<'_> {
     fn render(&self, org: &super::org::Org, object: &Object) -> Value {
         // Relationship files that keep only the member id answer with the member itself
         // (group members are users).
-        if let Shape::Relationship { keep, .. } = &self.kind.shape
-            && keep.len() == 1
-            && keep[0].to_string() == "id"
+        if member_only(self.kind)
             && let Some(reference) = self
                 .kind
                 .references
@@ -575,9 +573,10 @@ impl Context<'_> {
         {
             match self.query.get(&each.param) {
                 Some(value) if each.param == "filter" => {
-                    let filter = super::filter::parse(value, super::filter::Dialect::Generic)
+                    let filter = super::filter::parse(value, dialect(&self.kind.name, "filter"))
                         .map_err(|e| invalid_search("filter", &e))?;
-                    objects.retain(|o| filter.matches(&o.body));
+                    // Matched against what Okta would answer (volatile timestamps included).
+                    objects.retain(|o| filter.matches(&self.render(&org, o)));
                 }
                 Some(value) => objects
                     .retain(|o| o.body.get(&each.param).and_then(Value::as_str) == Some(value)),
@@ -596,16 +595,10 @@ impl Context<'_> {
                 if let Some(expression) = self.query.get(param)
                     && list.each.as_ref().is_none_or(|e| e.param != param)
                 {
-                    use super::filter::Dialect;
-                    let dialect = match (self.kind.name.as_str(), param) {
-                        ("user", "search") => Dialect::UserSearch,
-                        ("user", _) => Dialect::UserFilter,
-                        (_, "search") => Dialect::GroupSearch,
-                        _ => Dialect::GroupFilter,
-                    };
-                    let filter = super::filter::parse(expression, dialect)
+                    let filter = super::filter::parse(expression, dialect(&self.kind.name, param))
                         .map_err(|e| invalid_search(param, &e))?;
-                    objects.retain(|o| filter.matches(&o.body));
+                    // Matched against what Okta would answer (volatile timestamps included).
+                    objects.retain(|o| filter.matches(&self.render(&org, o)));
                 }
             }
             if let Some(prefix) = self.query.get("q") {
@@ -852,6 +845,11 @@ impl Context<'_> {
             "user" => self.apply_rules(&mut org, Some(&[id.clone()])),
             _ => {}
         }
+        // Adding a member named in the path (`PUT /groups/{groupId}/users/{userId}`) answers
+        // 204 without a body, as Okta's spec says.
+        if member_only(self.kind) {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
         let rendered = self.render(&org, &object);
         Ok((StatusCode::OK, axum::Json(rendered)).into_response())
     }
@@ -955,8 +953,7 @@ impl Context<'_> {
             }
             "group_rule" => {
                 let remove_users = self.query.get("removeUsers").is_some_and(|v| v == "true");
-                let changes =
-                    super::group_rules::delete_rule(&mut org, &existing.id, remove_users);
+                let changes = super::group_rules::delete_rule(&mut org, &existing.id, remove_users);
                 self.log_rule_changes(&org, &changes, &existing);
             }
             _ => {}
@@ -1047,6 +1044,11 @@ fn check_rule_expression(rule: &Value) -> Result<(), OktaError> {
     }
 }
 
+/// A relationship kind whose files keep only the member's id (group members).
+fn member_only(kind: &Kind) -> bool {
+    matches!(&kind.shape, Shape::Relationship { keep, .. } if keep.len() == 1 && keep[0].to_string() == "id")
+}
+
 fn merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(target), Value::Object(patch)) => {
@@ -1088,6 +1090,18 @@ pub(super) fn encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// The rules a list's `search` or `filter` expression follows.
+fn dialect(kind: &str, param: &str) -> super::filter::Dialect {
+    use super::filter::Dialect;
+    match (kind, param) {
+        ("user", "search") => Dialect::UserSearch,
+        ("user", _) => Dialect::UserFilter,
+        ("group", "search") => Dialect::GroupSearch,
+        ("group", _) => Dialect::GroupFilter,
+        _ => Dialect::Generic,
+    }
 }
 
 /// Okta's answer to a `search` or `filter` expression it refuses (400 E0000031).

@@ -189,7 +189,9 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
                         }
                     } else if !hit
                         && held
-                        && org.rule_memberships.release_by_rule(group, user_id, &rule.id)
+                        && org
+                            .rule_memberships
+                            .release_by_rule(group, user_id, &rule.id)
                     {
                         remove_membership(org, group, user_id);
                         if let Some(set) = member_of.get_mut(user_id) {
@@ -214,7 +216,10 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
 }
 
 fn remove_membership(org: &mut Org, group: &str, user: &str) {
-    if let Some(key) = org.get_member(MEMBERSHIP, group, user).map(|m| m.key.clone()) {
+    if let Some(key) = org
+        .get_member(MEMBERSHIP, group, user)
+        .map(|m| m.key.clone())
+    {
         org.remove(MEMBERSHIP, &key);
     }
 }
@@ -286,9 +291,11 @@ pub fn settle_fixture(
         let rule = org
             .get("group_rule", &change.rule)
             .map_or(change.rule.clone(), |r| name_of(&r.body, "/name", &r.id));
-        let user = org.get("user", &change.user).map_or(change.user.clone(), |u| {
-            format!("{} ({})", name_of(&u.body, "/profile/login", &u.id), u.id)
-        });
+        let user = org
+            .get("user", &change.user)
+            .map_or(change.user.clone(), |u| {
+                format!("{} ({})", name_of(&u.body, "/profile/login", &u.id), u.id)
+            });
         return Err(FixtureError::RuleMembership {
             path: members,
             rule,

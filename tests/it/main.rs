@@ -6,6 +6,7 @@ mod catalogue_cli;
 mod catalogue_examples;
 mod catalogue_spec;
 mod sim_api;
+mod sim_expressions;
 mod sim_limits;
 mod sim_rules;
 mod support;
