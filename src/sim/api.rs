@@ -446,6 +446,37 @@ impl Context<'_> {
             .record(event_type, self.actor.clone(), target, message);
     }
 
+    /// Okta refuses a group rule whose expression it cannot parse or that reads a profile
+    /// attribute no user schema defines (400 E0000001).
+    fn check_rule_expression(&self, org: &super::org::Org, rule: &Value) -> Result<(), OktaError> {
+        const FIELD: &str = "conditions.expression.value";
+        let failed = |cause: String| {
+            OktaError::new(
+                StatusCode::BAD_REQUEST,
+                "E0000001",
+                format!("Api validation failed: {FIELD}"),
+            )
+            .with_cause(cause)
+        };
+        let expr = match super::group_rules::expression_of(rule) {
+            None => return Err(failed(format!("{FIELD}: The field cannot be left blank"))),
+            Some(Err(error)) => {
+                return Err(failed(format!("{FIELD}: Invalid expression: {error}")));
+            }
+            Some(Ok(expr)) => expr,
+        };
+        let known = super::group_rules::profile_attributes(self.state.catalogue, org);
+        match super::expression::attributes(&expr)
+            .into_iter()
+            .find(|(name, _)| !known.contains(*name))
+        {
+            Some((name, position)) => Err(failed(format!(
+                "{FIELD}: Invalid expression: Invalid property `{name}`: no user profile attribute has this name at position {position}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Evaluates the ACTIVE group rules for `users` (all when `None`) and logs what changed.
     fn apply_rules(&self, org: &mut super::org::Org, users: Option<&[String]>) {
         let changes = super::group_rules::apply(self.state.catalogue, org, users);
@@ -793,7 +824,7 @@ impl Context<'_> {
         }
         super::rules::check_create(self.kind, &org, parent.as_ref())?;
         if self.kind.name == "group_rule" {
-            check_rule_expression(&value)?;
+            self.check_rule_expression(&org, &value)?;
         }
         let id = path_id.unwrap_or_else(|| org.new_id(&self.kind.name));
         let now = now_text();
@@ -842,7 +873,7 @@ impl Context<'_> {
                     org.rule_memberships.hold_by_admin(group, &id);
                 }
             }
-            "user" => self.apply_rules(&mut org, Some(&[id.clone()])),
+            "user" => self.apply_rules(&mut org, Some(std::slice::from_ref(&id))),
             _ => {}
         }
         // Adding a member named in the path (`PUT /groups/{groupId}/users/{userId}`) answers
@@ -884,7 +915,7 @@ impl Context<'_> {
         let (updated, plaintexts) = self.store_form(&existing.id, &updated);
         super::rules::check_update(self.kind, &existing, &updated)?;
         if self.kind.name == "group_rule" {
-            check_rule_expression(&updated)?;
+            self.check_rule_expression(&org, &updated)?;
         }
         self.keep_secrets(plaintexts);
         let object = org
@@ -898,7 +929,7 @@ impl Context<'_> {
             .ok_or_else(|| OktaError::not_found(&existing.id))?;
         self.log("update", &object);
         if self.kind.name == "user" {
-            self.apply_rules(&mut org, Some(&[existing.id.clone()]));
+            self.apply_rules(&mut org, Some(std::slice::from_ref(&existing.id)));
         }
         let rendered = self.render(&org, &object);
         Ok((StatusCode::OK, axum::Json(rendered)).into_response())
@@ -985,7 +1016,7 @@ impl Context<'_> {
         self.log(name, &existing);
         match self.kind.name.as_str() {
             "group_rule" if status == "ACTIVE" => self.apply_rules(&mut org, None),
-            "user" => self.apply_rules(&mut org, Some(&[existing.id.clone()])),
+            "user" => self.apply_rules(&mut org, Some(std::slice::from_ref(&existing.id))),
             _ => {}
         }
         Ok(StatusCode::NO_CONTENT.into_response())
@@ -1023,24 +1054,6 @@ fn remove_with_children(org: &mut super::org::Org, object: &Object) {
             org.rule_memberships.forget(group, &child.id);
         }
         remove_with_children(org, child);
-    }
-}
-
-/// Okta refuses a group rule whose expression it cannot parse (400 E0000001).
-fn check_rule_expression(rule: &Value) -> Result<(), OktaError> {
-    const FIELD: &str = "conditions.expression.value";
-    let failed = |cause: String| {
-        OktaError::new(
-            StatusCode::BAD_REQUEST,
-            "E0000001",
-            format!("Api validation failed: {FIELD}"),
-        )
-        .with_cause(cause)
-    };
-    match super::group_rules::expression_of(rule) {
-        None => Err(failed(format!("{FIELD}: The field cannot be left blank"))),
-        Some(Err(error)) => Err(failed(format!("{FIELD}: Invalid expression: {error}"))),
-        Some(Ok(_)) => Ok(()),
     }
 }
 

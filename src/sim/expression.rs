@@ -99,8 +99,11 @@ pub enum BinaryOp {
 pub enum Expr {
     Literal(Value),
     Array(Vec<Expr>),
-    /// `user.<attribute>`: a profile attribute.
-    Attribute(String),
+    /// `user.<attribute>`: a profile attribute, and where it stands in the text.
+    Attribute {
+        name: String,
+        position: usize,
+    },
     /// `user.getInternalProperty("<name>")`: a top-level user field such as `status`.
     Internal(String),
     Not(Box<Expr>),
@@ -546,7 +549,10 @@ impl Parser {
             return Ok(Expr::Call(*function, args));
         }
         match parts.as_slice() {
-            [root, attribute] if root == "user" => Ok(Expr::Attribute(attribute.clone())),
+            [root, attribute] if root == "user" => Ok(Expr::Attribute {
+                name: attribute.clone(),
+                position,
+            }),
             [root] if root == "user" => Err(ParseError {
                 message: "`user` needs an attribute, as in `user.department`".into(),
                 position,
@@ -603,6 +609,30 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
     Ok(expr)
 }
 
+/// Every profile attribute the expression reads, with its position.
+pub fn attributes(expr: &Expr) -> Vec<(&str, usize)> {
+    let mut found = Vec::new();
+    let mut stack = vec![expr];
+    while let Some(expr) = stack.pop() {
+        match expr {
+            Expr::Attribute { name, position } => found.push((name.as_str(), *position)),
+            Expr::Literal(_) | Expr::Internal(_) => {}
+            Expr::Not(a) | Expr::Negate(a) => stack.push(a),
+            Expr::And(a, b) | Expr::Or(a, b) | Expr::Binary(_, a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            Expr::Ternary(a, b, c) => {
+                stack.push(c);
+                stack.push(b);
+                stack.push(a);
+            }
+            Expr::Array(items) | Expr::Call(_, items) => stack.extend(items.iter().rev()),
+        }
+    }
+    found
+}
+
 /// False when the expression can only yield a non-Boolean (a string, a number, an array).
 fn may_be_boolean(expr: &Expr) -> bool {
     match expr {
@@ -613,7 +643,7 @@ fn may_be_boolean(expr: &Expr) -> bool {
             .iter()
             .any(|(_, f, _, _, boolean)| f == function && *boolean),
         Expr::Ternary(_, a, b) => may_be_boolean(a) && may_be_boolean(b),
-        Expr::Attribute(_)
+        Expr::Attribute { .. }
         | Expr::Internal(_)
         | Expr::Not(_)
         | Expr::And(..)
@@ -663,7 +693,7 @@ pub fn eval(expr: &Expr, subject: &Subject) -> Result<Value, EvalError> {
                 .map(|item| eval(item, subject))
                 .collect::<Result<_, _>>()?,
         ),
-        Expr::Attribute(name) => subject
+        Expr::Attribute { name, .. } => subject
             .user
             .get("profile")
             .and_then(|p| p.get(name))
@@ -977,6 +1007,13 @@ mod tests {
         assert!(error("").message.contains("empty"));
         let e = error("user.a == 'x' user.b");
         assert_eq!(e.position, 14);
+    }
+
+    #[test]
+    fn attributes_are_listed_with_their_positions() {
+        let expr = parse("user.a == 'x' AND (String.startsWith(user.b, 'y') OR !user.c)");
+        let Ok(expr) = expr else { panic!("{expr:?}") };
+        assert_eq!(attributes(&expr), [("a", 0), ("b", 37), ("c", 54)]);
     }
 
     #[test]

@@ -42,6 +42,31 @@ pub fn expression_of(rule: &Value) -> Option<Result<Expr, expression::ParseError
         .map(expression::parse)
 }
 
+/// The user profile attributes an expression may read: Okta's base profile (from the spec's
+/// request fields of `user`) and every attribute of the org's user schemas.
+pub fn profile_attributes(catalogue: &Catalogue, org: &Org) -> BTreeSet<String> {
+    let mut known: BTreeSet<String> = catalogue
+        .fields("user")
+        .into_iter()
+        .flat_map(|index| index.request.keys())
+        .filter_map(|path| path.strip_prefix("profile."))
+        .filter(|name| !name.contains(['.', '*', '[']))
+        .map(str::to_string)
+        .collect();
+    for schema in org.all("user_schema") {
+        for part in ["base", "custom"] {
+            if let Some(properties) = schema
+                .body
+                .pointer(&format!("/definitions/{part}/properties"))
+                .and_then(Value::as_object)
+            {
+                known.extend(properties.keys().cloned());
+            }
+        }
+    }
+    known
+}
+
 /// Users of these statuses are not evaluated.
 fn evaluated(user: &Value) -> bool {
     !matches!(

@@ -263,6 +263,14 @@ async fn an_invalid_expression_is_refused_with_okta_error() {
         cause,
         "conditions.expression.value: Invalid expression: Unsupported function `Time.now` in a group rule expression at position 0"
     );
+    // A profile attribute no user schema defines.
+    let body = rule("Shoe size", "user.shoeSize == 42", &group, &[]);
+    let (status, error) = status_and_body(sim.post_json("/api/v1/groups/rules", &body).await).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error["errorCauses"][0]["errorSummary"],
+        "conditions.expression.value: Invalid expression: Invalid property `shoeSize`: no user profile attribute has this name at position 0"
+    );
     // The same on replace of an INACTIVE rule.
     let id = create_rule(&sim, &rule("Clock", "user.department == 'x'", &group, &[])).await;
     let broken = rule("Clock", "user.department == 'x' AND", &group, &[]);
