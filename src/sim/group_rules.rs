@@ -116,10 +116,13 @@ fn active_rules(org: &Org) -> Vec<Rule> {
         .collect()
 }
 
-/// Each user's groups (ids), from the membership objects.
-fn memberships(org: &Org) -> BTreeMap<String, BTreeSet<String>> {
+/// The groups (ids) of `users` (of every user when `None`), from the membership objects.
+fn memberships(org: &Org, users: Option<&BTreeSet<&str>>) -> BTreeMap<String, BTreeSet<String>> {
     let mut by_user: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for member in org.all(MEMBERSHIP) {
+        if users.is_some_and(|wanted| !wanted.contains(member.id.as_str())) {
+            continue;
+        }
         if let Some((_, group)) = &member.parent {
             by_user
                 .entry(member.id.clone())
@@ -158,7 +161,12 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
     };
     let rules = active_rules(org);
     let (names, everyone) = groups(org);
-    let mut member_of = memberships(org);
+    let mut member_of = memberships(
+        org,
+        users
+            .map(|u| u.iter().map(String::as_str).collect())
+            .as_ref(),
+    );
     let users: Vec<String> = match users {
         Some(ids) => ids.to_vec(),
         None => org.all("user").iter().map(|u| u.id.clone()).collect(),
