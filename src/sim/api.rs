@@ -523,6 +523,88 @@ impl Context<'_> {
             .record(event_type, self.actor.clone(), target, message);
     }
 
+    /// Okta refuses a group rule whose expression it cannot parse or that reads a profile
+    /// attribute no user schema defines (400 E0000001).
+    fn check_rule_expression(&self, org: &super::org::Org, rule: &Value) -> Result<(), OktaError> {
+        const FIELD: &str = "conditions.expression.value";
+        let failed = |cause: String| {
+            OktaError::new(
+                StatusCode::BAD_REQUEST,
+                "E0000001",
+                format!("Api validation failed: {FIELD}"),
+            )
+            .with_cause(cause)
+        };
+        let expr = match super::group_rules::expression_of(rule) {
+            None => return Err(failed(format!("{FIELD}: The field cannot be left blank"))),
+            Some(Err(error)) => {
+                return Err(failed(format!("{FIELD}: Invalid expression: {error}")));
+            }
+            Some(Ok(expr)) => expr,
+        };
+        let known = super::group_rules::profile_attributes(self.state.catalogue, org);
+        match super::expression::attributes(&expr)
+            .into_iter()
+            .find(|(name, _)| !known.contains(*name))
+        {
+            Some((name, position)) => Err(failed(format!(
+                "{FIELD}: Invalid expression: Invalid property `{name}`: no user profile attribute has this name at position {position}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Evaluates the ACTIVE group rules for `users` (all when `None`) and logs what changed.
+    fn apply_rules(&self, org: &mut super::org::Org, users: Option<&[String]>) {
+        let changes = super::group_rules::apply(self.state.catalogue, org, users);
+        for change in &changes {
+            if let Some(rule) = org.get("group_rule", &change.rule).cloned() {
+                self.log_rule_changes(org, std::slice::from_ref(change), &rule);
+            }
+        }
+    }
+
+    /// System Log events for memberships a group rule added or removed: Okta's system
+    /// principal as the actor, the user and the group as targets, the rule in the transaction.
+    fn log_rule_changes(
+        &self,
+        org: &super::org::Org,
+        changes: &[super::group_rules::Change],
+        rule: &Object,
+    ) {
+        let rule_name = rule
+            .body
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(&rule.id);
+        for change in changes {
+            let user = org.get("user", &change.user);
+            let login = user
+                .and_then(|u| u.body.pointer("/profile/login"))
+                .and_then(Value::as_str)
+                .unwrap_or(&change.user);
+            let group = org
+                .get("group", &change.group)
+                .and_then(|g| g.body.pointer("/profile/name"))
+                .and_then(Value::as_str)
+                .unwrap_or(&change.group);
+            let action = if change.added { "add" } else { "remove" };
+            self.state.log.record_event(super::log::Event {
+                event_type: format!("group.user_membership.{action}"),
+                actor: json!({
+                    "id": "0oa0oktasystem000001", "type": "SystemPrincipal",
+                    "alternateId": "system@okta.com", "displayName": "Okta System"
+                }),
+                targets: vec![
+                    json!({"id": change.user, "type": "User", "alternateId": login, "displayName": login}),
+                    json!({"id": change.group, "type": "UserGroup", "alternateId": group, "displayName": group}),
+                ],
+                message: format!("{action} user to group membership (group rule {rule_name})"),
+                transaction_detail: json!({"groupRuleId": change.rule, "groupRuleName": rule_name}),
+            });
+        }
+    }
+
     /// Checks a request body against the kind's request schema.
     fn validate(&self, body: &Value) -> Result<(), OktaError> {
         match self.state.catalogue.fields(&self.kind.name) {
@@ -535,9 +617,7 @@ impl Context<'_> {
     fn render(&self, org: &super::org::Org, object: &Object) -> Value {
         // Relationship files that keep only the member id answer with the member itself
         // (group members are users).
-        if let Shape::Relationship { keep, .. } = &self.kind.shape
-            && keep.len() == 1
-            && keep[0].to_string() == "id"
+        if member_only(self.kind)
             && let Some(reference) = self
                 .kind
                 .references
@@ -601,7 +681,10 @@ impl Context<'_> {
         {
             match self.query.get(&each.param) {
                 Some(value) if each.param == "filter" => {
-                    objects.retain(|o| filter_matches(value, &o.body));
+                    let filter = super::filter::parse(value, dialect(&self.kind.name, "filter"))
+                        .map_err(|e| invalid_search("filter", &e))?;
+                    // Matched against what Okta would answer (volatile timestamps included).
+                    objects.retain(|o| filter.matches(&self.render(&org, o)));
                 }
                 Some(value) => objects
                     .retain(|o| o.body.get(&each.param).and_then(Value::as_str) == Some(value)),
@@ -620,15 +703,10 @@ impl Context<'_> {
                 if let Some(expression) = self.query.get(param)
                     && list.each.as_ref().is_none_or(|e| e.param != param)
                 {
-                    if !expression_is_valid(expression) {
-                        return Err(OktaError::new(
-                            StatusCode::BAD_REQUEST,
-                            "E0000031",
-                            "Invalid search criteria.",
-                        )
-                        .with_cause(format!("{param}: {expression}")));
-                    }
-                    objects.retain(|o| filter_matches(expression, &o.body));
+                    let filter = super::filter::parse(expression, dialect(&self.kind.name, param))
+                        .map_err(|e| invalid_search(param, &e))?;
+                    // Matched against what Okta would answer (volatile timestamps included).
+                    objects.retain(|o| filter.matches(&self.render(&org, o)));
                 }
             }
             if let Some(prefix) = self.query.get("q") {
@@ -825,6 +903,9 @@ impl Context<'_> {
             return Err(OktaError::not_found(&format!("{id} ({})", reference.kind)));
         }
         super::rules::check_create(self.kind, &org, parent.as_ref())?;
+        if self.kind.name == "group_rule" {
+            self.check_rule_expression(&org, &value)?;
+        }
         let id = path_id.unwrap_or_else(|| org.new_id(&self.kind.name));
         let now = now_text();
         if let Value::Object(map) = &mut value {
@@ -866,6 +947,17 @@ impl Context<'_> {
             .cloned()
             .ok_or_else(|| OktaError::not_found(&id))?;
         self.log("create", &object);
+        match self.kind.name.as_str() {
+            "group_membership" => {
+                if let Some((_, group)) = &parent {
+                    org.rule_memberships.hold_by_admin(group, &id);
+                }
+            }
+            "user" => self.apply_rules(&mut org, Some(std::slice::from_ref(&id))),
+            _ => {}
+        }
+        // 201 or 204 where Okta's spec says so (`PUT /groups/{groupId}/users/{userId}`
+        // answers 204 without a body).
         let status = self.success_status("create");
         if status == StatusCode::NO_CONTENT {
             return Ok(status.into_response());
@@ -918,6 +1010,9 @@ impl Context<'_> {
         // Compared in canonical form: a set sent in another order is no change.
         let (updated, plaintexts) = self.store_form(&existing.id, &updated);
         super::rules::check_update(self.kind, &existing, &updated)?;
+        if self.kind.name == "group_rule" {
+            self.check_rule_expression(&org, &updated)?;
+        }
         self.keep_secrets(plaintexts);
         let object = org
             .stored_mut(&existing)
@@ -929,6 +1024,9 @@ impl Context<'_> {
             .cloned()
             .ok_or_else(|| OktaError::not_found(&existing.id))?;
         self.log("update", &object);
+        if self.kind.name == "user" {
+            self.apply_rules(&mut org, Some(std::slice::from_ref(&existing.id)));
+        }
         let rendered = self.render(&org, &object);
         Ok((StatusCode::OK, axum::Json(rendered)).into_response())
     }
@@ -959,6 +1057,26 @@ impl Context<'_> {
         super::rules::check_delete(self.state.catalogue, &org, self.kind, &existing)?;
         org.remove_with_children(&existing);
         self.log("delete", &existing);
+        match self.kind.name.as_str() {
+            "user" => {
+                // A deleted user leaves every group.
+                let memberships: Vec<Object> = org
+                    .all("group_membership")
+                    .into_iter()
+                    .filter(|m| m.id == existing.id)
+                    .cloned()
+                    .collect();
+                for membership in memberships {
+                    org.remove_at(&membership.kind, membership.parent.as_ref(), &membership.id);
+                }
+            }
+            "group_rule" => {
+                let remove_users = self.query.get("removeUsers").is_some_and(|v| v == "true");
+                let changes = super::group_rules::delete_rule(&mut org, &existing.id, remove_users);
+                self.log_rule_changes(&org, &changes, &existing);
+            }
+            _ => {}
+        }
         // 204 for most kinds; 202 for group rules, whose removal Okta finishes later.
         Ok(self.success_status("delete").into_response())
     }
@@ -985,6 +1103,11 @@ impl Context<'_> {
             map.insert("status".into(), json!(status));
         }
         self.log(name, &existing);
+        match self.kind.name.as_str() {
+            "group_rule" if status == "ACTIVE" => self.apply_rules(&mut org, None),
+            "user" => self.apply_rules(&mut org, Some(std::slice::from_ref(&existing.id))),
+            _ => {}
+        }
         Ok(StatusCode::NO_CONTENT.into_response())
     }
 
@@ -1032,6 +1155,11 @@ fn param_value(
         .map(value_text)
 }
 
+/// A relationship kind whose files keep only the member's id (group members).
+fn member_only(kind: &Kind) -> bool {
+    matches!(&kind.shape, Shape::Relationship { keep, .. } if keep.len() == 1 && keep[0].to_string() == "id")
+}
+
 fn merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(target), Value::Object(patch)) => {
@@ -1075,54 +1203,24 @@ pub(super) fn encode(text: &str) -> String {
     out
 }
 
-/// True when every term of an expression reads `field op "value"` with a known operator.
-fn expression_is_valid(expression: &str) -> bool {
-    expression.split(" or ").all(|alternative| {
-        alternative.split(" and ").all(|term| {
-            let parts: Vec<&str> = term.trim().splitn(3, ' ').collect();
-            parts.len() == 3
-                && matches!(parts[1], "eq" | "ne" | "sw" | "co")
-                && crate::catalogue::FieldPath::parse(parts[0]).is_ok()
-        })
-    })
+/// The rules a list's `search` or `filter` expression follows.
+fn dialect(kind: &str, param: &str) -> super::filter::Dialect {
+    use super::filter::Dialect;
+    match (kind, param) {
+        ("user", "search") => Dialect::UserSearch,
+        ("user", _) => Dialect::UserFilter,
+        ("group", "search") => Dialect::GroupSearch,
+        ("group", _) => Dialect::GroupFilter,
+        _ => Dialect::Generic,
+    }
 }
 
-/// The SCIM-like filter expressions Okta documents for lists: `field op "value"` with `eq`,
-/// `ne`, `sw`, `co`, joined by `and` / `or` (no parentheses).
-pub(super) fn filter_matches(filter: &str, body: &Value) -> bool {
-    filter.split(" or ").any(|alternative| {
-        alternative.split(" and ").all(|term| {
-            let mut parts = term.trim().splitn(3, ' ');
-            let (Some(field), Some(op), Some(value)) = (parts.next(), parts.next(), parts.next())
-            else {
-                return false;
-            };
-            let value = value.trim().trim_matches('"');
-            // `target.id` looks into every element of the `target` array.
-            let actuals: Vec<String> = match field.strip_prefix("target.") {
-                Some(rest) => body["target"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| {
-                        crate::catalogue::FieldPath::parse(rest)
-                            .ok()
-                            .and_then(|p| p.get(t).map(value_text))
-                    })
-                    .collect(),
-                None => crate::catalogue::FieldPath::parse(field)
-                    .ok()
-                    .and_then(|p| p.get(body).map(value_text))
-                    .into_iter()
-                    .collect(),
-            };
-            match op {
-                "eq" => actuals.iter().any(|a| a == value),
-                "ne" => actuals.iter().all(|a| a != value),
-                "sw" => actuals.iter().any(|a| a.starts_with(value)),
-                "co" => actuals.iter().any(|a| a.contains(value)),
-                _ => false,
-            }
-        })
-    })
+/// Okta's answer to a `search` or `filter` expression it refuses (400 E0000031).
+fn invalid_search(param: &str, error: &super::filter::FilterError) -> OktaError {
+    OktaError::new(
+        StatusCode::BAD_REQUEST,
+        "E0000031",
+        "Invalid search criteria.",
+    )
+    .with_cause(format!("{param}: {error}"))
 }

@@ -11,6 +11,16 @@ use serde_json::{Value, json};
 
 use super::error::OktaError;
 
+/// One event to append.
+pub struct Event {
+    pub event_type: String,
+    pub actor: Value,
+    pub targets: Vec<Value>,
+    pub message: String,
+    /// `transaction.detail` (e.g. the group rule behind a membership change).
+    pub transaction_detail: Value,
+}
+
 /// The events of the simulated org, oldest first.
 #[derive(Debug, Default)]
 pub struct SystemLog {
@@ -53,21 +63,32 @@ pub fn event_type(kind: &str, action: &str) -> String {
 impl SystemLog {
     /// Appends one successful event.
     pub fn record(&self, event_type: String, actor: Value, target: Value, message: String) {
+        self.record_event(Event {
+            event_type,
+            actor,
+            targets: vec![target],
+            message,
+            transaction_detail: json!({}),
+        });
+    }
+
+    /// Appends one successful event with several targets and a transaction detail.
+    pub fn record_event(&self, event: Event) {
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         let number = events.len() as u64 + 1;
         let published = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         events.push(json!({
             "uuid": format!("{:08x}-sim0-4000-8000-{:012x}", number.wrapping_mul(2654435761) as u32, number),
             "published": published,
-            "eventType": event_type,
+            "eventType": event.event_type,
             "version": "0",
             "severity": "INFO",
-            "displayMessage": message,
-            "actor": actor,
+            "displayMessage": event.message,
+            "actor": event.actor,
             "client": {"ipAddress": "127.0.0.1", "userAgent": {"rawUserAgent": "butterfly-sim"}},
             "outcome": {"result": "SUCCESS"},
-            "target": [target],
-            "transaction": {"type": "WEB", "id": format!("sim{number:017}")},
+            "target": event.targets,
+            "transaction": {"type": "WEB", "id": format!("sim{number:017}"), "detail": event.transaction_detail},
         }));
     }
 
@@ -114,6 +135,19 @@ impl SystemLog {
             .get("q")
             .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
             .unwrap_or_default();
+        let filter = match query.get("filter") {
+            None => None,
+            Some(text) => Some(
+                super::filter::parse(text, super::filter::Dialect::SystemLog).map_err(|e| {
+                    OktaError::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        "E0000053",
+                        "Invalid value for parameter",
+                    )
+                    .with_cause(format!("filter: {e}"))
+                })?,
+            ),
+        };
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         let mut matching: Vec<&Value> = events
             .iter()
@@ -124,11 +158,7 @@ impl SystemLog {
                     .map(|t| t.with_timezone(&Utc));
                 published.is_some_and(|p| p >= since && until.is_none_or(|u| p <= u))
             })
-            .filter(|event| {
-                query
-                    .get("filter")
-                    .is_none_or(|f| super::api::filter_matches(f, event))
-            })
+            .filter(|event| filter.as_ref().is_none_or(|f| f.matches(event)))
             .filter(|event| {
                 let text = event.to_string().to_lowercase();
                 keywords.iter().all(|k| text.contains(k))

@@ -11,10 +11,13 @@ pub mod auth;
 mod dpop;
 pub mod error;
 pub mod export;
+mod expression;
 pub mod faults;
+mod filter;
 pub mod fixture;
 pub mod fresh_ids;
 pub mod generate;
+mod group_rules;
 pub mod jose;
 mod log;
 pub mod mutate;
@@ -22,6 +25,7 @@ pub mod org;
 mod present;
 pub mod rate;
 pub mod route;
+mod rule_memberships;
 mod rules;
 pub mod seeded;
 mod testkeys;
@@ -144,6 +148,14 @@ pub fn build_org(catalogue: &Catalogue, options: &Options) -> Result<Built, Star
             .map(|o| o.id.clone())
             .filter(|id| !before.contains(id))
             .collect();
+        // The fixture's active group rules take in the generated users, as Okta would.
+        let users: Vec<String> = org
+            .all("user")
+            .iter()
+            .filter(|u| generated.contains(&u.id))
+            .map(|u| u.id.clone())
+            .collect();
+        group_rules::apply(catalogue, &mut org, Some(&users));
     }
     Ok(Built {
         org,

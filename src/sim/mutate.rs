@@ -103,6 +103,12 @@ pub fn mutate(
             done.modified += 1;
         }
     }
+    // Active group rules follow the added and edited users, as Okta's would.
+    let users: Vec<String> = touched
+        .into_iter()
+        .filter(|id| org.get("user", id).is_some())
+        .collect();
+    super::group_rules::apply(catalogue, org, Some(&users));
     Ok(done)
 }
 

@@ -59,6 +59,20 @@ pub enum FixtureError {
         kind: String,
         id: String,
     },
+    #[error("{path}: group rule `{rule}`: conditions.expression.value: {error}")]
+    RuleExpression {
+        path: PathBuf,
+        rule: String,
+        error: super::expression::ParseError,
+    },
+    #[error(
+        "{path}: the ACTIVE group rule `{rule}` assigns user {user} to this group, but the file does not list them"
+    )]
+    RuleMembership {
+        path: PathBuf,
+        rule: String,
+        user: String,
+    },
 }
 
 /// Where an object is stored: its kind, its parent's id (empty at the top level) and its id.
@@ -80,6 +94,8 @@ pub struct Org {
     /// Relationship kinds (not in `located`: a member's id is another object's id).
     relationships: BTreeSet<String>,
     next_id: u64,
+    /// Which memberships group rules made and which an admin made.
+    pub rule_memberships: super::rule_memberships::RuleMemberships,
 }
 
 /// Id prefixes Okta uses, per kind (an observation, NOTES.md §1.1); others get `0sm`.
@@ -191,6 +207,9 @@ impl Org {
                 }
             }
         }
+        let stems: BTreeMap<ObjectRef, String> =
+            by_stem.into_iter().map(|(stem, at)| (at, stem)).collect();
+        super::group_rules::settle_fixture(catalogue, &mut org, &tree.origin, &stems)?;
         Ok(org)
     }
 
@@ -316,6 +335,12 @@ impl Org {
             .get(&(kind.to_string(), parent.clone(), id.to_string()))
     }
 
+    /// The relationship member `id` of `kind` under the parent with id `parent_id`.
+    pub fn get_member(&self, kind: &str, parent_id: &str, id: &str) -> Option<&Object> {
+        self.objects
+            .get(&(kind.to_string(), parent_id.to_string(), id.to_string()))
+    }
+
     /// An object by id under `parent`.
     pub fn get_at(&self, kind: &str, parent: Option<&ObjectRef>, id: &str) -> Option<&Object> {
         self.objects.get(&Self::key(kind, parent, id))
@@ -356,6 +381,9 @@ impl Org {
             if parents.is_empty() {
                 self.located.remove(&(kind.to_string(), id.to_string()));
             }
+        }
+        if kind == super::rule_memberships::KIND {
+            self.rule_memberships.forget(&parent_id, id);
         }
         if let Some(order) = self.order.get_mut(&(kind.to_string(), parent_id)) {
             order.retain(|i| i != id);

@@ -8,6 +8,7 @@ mod catalogue_spec;
 mod sim_api;
 mod sim_auth;
 mod sim_contract;
+mod sim_expressions;
 mod sim_fixtures;
 mod sim_limits;
 mod sim_rules;

@@ -1,0 +1,346 @@
+//! Group rules at work: which users each ACTIVE rule assigns to which groups, and the
+//! membership changes that follow when a rule is activated or deleted, or a user is created,
+//! changed or changes status. A fixture must already hold every membership its ACTIVE rules
+//! imply (the tree is what a backup of that org writes).
+//!
+//! Okta's behaviour followed here: a rule applies to users who are not STAGED, PROVISIONED
+//! ("pending") or DEPROVISIONED ("the rule will not affect users in a Pending or Inactive
+//! state", Okta's help on group rules); its users listed in `conditions.people.users.exclude`
+//! or members of a group in `conditions.people.groups.exclude` are left out; a membership the
+//! rule made goes when the user no longer matches, one an admin made stays; deactivating a rule
+//! leaves its memberships; deleting it with `removeUsers=true` removes them (Okta's spec,
+//! `deleteGroupRule`). Rules may test memberships other rules make, so evaluation repeats until
+//! nothing changes.
+//!
+//! Must not know HTTP: callers log the changes and answer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::expression::{self, Expr};
+use super::org::{FixtureError, ObjectRef, Org};
+use crate::catalogue::Catalogue;
+
+/// The membership kind rules write.
+const MEMBERSHIP: &str = super::rule_memberships::KIND;
+
+/// A membership a rule added or removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub rule: String,
+    pub group: String,
+    pub user: String,
+    pub added: bool,
+}
+
+/// The expression of a group rule body, parsed; `None` when the rule has none.
+pub fn expression_of(rule: &Value) -> Option<Result<Expr, expression::ParseError>> {
+    rule.pointer("/conditions/expression/value")
+        .and_then(Value::as_str)
+        .map(expression::parse)
+}
+
+/// The user profile attributes an expression may read: Okta's base profile (from the spec's
+/// request fields of `user`) and every attribute of the org's user schemas.
+pub fn profile_attributes(catalogue: &Catalogue, org: &Org) -> BTreeSet<String> {
+    let mut known: BTreeSet<String> = catalogue
+        .fields("user")
+        .into_iter()
+        .flat_map(|index| index.request.keys())
+        .filter_map(|path| path.strip_prefix("profile."))
+        .filter(|name| !name.contains(['.', '*', '[']))
+        .map(str::to_string)
+        .collect();
+    for schema in org.all("user_schema") {
+        for part in ["base", "custom"] {
+            if let Some(properties) = schema
+                .body
+                .pointer(&format!("/definitions/{part}/properties"))
+                .and_then(Value::as_object)
+            {
+                known.extend(properties.keys().cloned());
+            }
+        }
+    }
+    known
+}
+
+/// Users of these statuses are not evaluated.
+fn evaluated(user: &Value) -> bool {
+    !matches!(
+        user.get("status").and_then(Value::as_str),
+        Some("STAGED" | "PROVISIONED" | "DEPROVISIONED")
+    )
+}
+
+fn strings(value: &Value, pointer: &str) -> Vec<String> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// An ACTIVE rule ready to evaluate.
+struct Rule {
+    id: String,
+    expr: Expr,
+    targets: Vec<String>,
+    excluded_users: BTreeSet<String>,
+    excluded_groups: BTreeSet<String>,
+}
+
+fn active_rules(org: &Org) -> Vec<Rule> {
+    org.all("group_rule")
+        .into_iter()
+        .filter(|r| r.body.get("status").and_then(Value::as_str) == Some("ACTIVE"))
+        .filter_map(|r| {
+            let expr = expression_of(&r.body)?.ok()?;
+            Some(Rule {
+                id: r.id.clone(),
+                expr,
+                targets: strings(&r.body, "/actions/assignUserToGroups/groupIds"),
+                excluded_users: strings(&r.body, "/conditions/people/users/exclude")
+                    .into_iter()
+                    .collect(),
+                excluded_groups: strings(&r.body, "/conditions/people/groups/exclude")
+                    .into_iter()
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// The groups (ids) of `users` (of every user when `None`), from the membership objects.
+fn memberships(org: &Org, users: Option<&BTreeSet<&str>>) -> BTreeMap<String, BTreeSet<String>> {
+    let mut by_user: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for member in org.all(MEMBERSHIP) {
+        if users.is_some_and(|wanted| !wanted.contains(member.id.as_str())) {
+            continue;
+        }
+        if let Some((_, group)) = &member.parent {
+            by_user
+                .entry(member.id.clone())
+                .or_default()
+                .insert(group.clone());
+        }
+    }
+    by_user
+}
+
+/// Group names by id, and the Everyone group every user belongs to without a stored membership.
+fn groups(org: &Org) -> (BTreeMap<String, String>, Option<String>) {
+    let mut names = BTreeMap::new();
+    let mut everyone = None;
+    for group in org.all("group") {
+        let name = group
+            .body
+            .pointer("/profile/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if group.body.get("type").and_then(Value::as_str) == Some("BUILT_IN") && name == "Everyone"
+        {
+            everyone = Some(group.id.clone());
+        }
+        names.insert(group.id.clone(), name);
+    }
+    (names, everyone)
+}
+
+/// Evaluates every ACTIVE rule for `users` (every user when `None`) until nothing changes,
+/// adding and removing membership objects; returns what changed.
+pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> Vec<Change> {
+    let Some(membership_kind) = catalogue.kind(MEMBERSHIP) else {
+        return Vec::new();
+    };
+    let rules = active_rules(org);
+    let (names, everyone) = groups(org);
+    let mut member_of = memberships(
+        org,
+        users
+            .map(|u| u.iter().map(String::as_str).collect())
+            .as_ref(),
+    );
+    let users: Vec<String> = match users {
+        Some(ids) => ids.to_vec(),
+        None => org.all("user").iter().map(|u| u.id.clone()).collect(),
+    };
+    let mut changes = Vec::new();
+    // Each pass can enable at most one more rule in a chain; a bound stops rules that undo
+    // each other.
+    for _ in 0..=rules.len() {
+        let mut changed = false;
+        for user_id in &users {
+            let Some(user) = org.get("user", user_id).map(|u| u.body.clone()) else {
+                continue;
+            };
+            if !evaluated(&user) {
+                continue;
+            }
+            for rule in &rules {
+                let mine = member_of.get(user_id).cloned().unwrap_or_default();
+                let subject = expression::Subject {
+                    user: &user,
+                    groups: mine
+                        .iter()
+                        .chain(everyone.as_ref())
+                        .map(|g| (g.clone(), names.get(g).cloned().unwrap_or_default()))
+                        .collect(),
+                };
+                let excluded = rule.excluded_users.contains(user_id)
+                    || mine.iter().any(|g| rule.excluded_groups.contains(g));
+                let hit = !excluded && expression::matches(&rule.expr, &subject).unwrap_or(false);
+                for group in rule.targets.iter().filter(|g| names.contains_key(*g)) {
+                    let held = org.rule_memberships.held_by_rule(group, user_id, &rule.id);
+                    if hit && !held {
+                        org.rule_memberships.hold_by_rule(group, user_id, &rule.id);
+                        if org.get_member(MEMBERSHIP, group, user_id).is_none() {
+                            let parent: ObjectRef = ("group".into(), group.clone());
+                            org.insert(
+                                membership_kind,
+                                Some(user_id.clone()),
+                                Some(parent),
+                                json!({"id": user_id}),
+                            );
+                            member_of
+                                .entry(user_id.clone())
+                                .or_default()
+                                .insert(group.clone());
+                            changes.push(Change {
+                                rule: rule.id.clone(),
+                                group: group.clone(),
+                                user: user_id.clone(),
+                                added: true,
+                            });
+                            changed = true;
+                        }
+                    } else if !hit
+                        && held
+                        && org
+                            .rule_memberships
+                            .release_by_rule(group, user_id, &rule.id)
+                    {
+                        remove_membership(org, group, user_id);
+                        if let Some(set) = member_of.get_mut(user_id) {
+                            set.remove(group);
+                        }
+                        changes.push(Change {
+                            rule: rule.id.clone(),
+                            group: group.clone(),
+                            user: user_id.clone(),
+                            added: false,
+                        });
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    changes
+}
+
+fn remove_membership(org: &mut Org, group: &str, user: &str) {
+    org.remove_at(
+        MEMBERSHIP,
+        Some(&("group".to_string(), group.to_string())),
+        user,
+    );
+}
+
+/// A rule is deleted: with `remove_users`, the memberships only it held go; otherwise they
+/// stay as static memberships. Returns the removals.
+pub fn delete_rule(org: &mut Org, rule: &str, remove_users: bool) -> Vec<Change> {
+    if !remove_users {
+        org.rule_memberships.make_static(rule);
+        return Vec::new();
+    }
+    let mut changes = Vec::new();
+    for (group, user) in org.rule_memberships.held_by(rule) {
+        if org.rule_memberships.release_by_rule(&group, &user, rule) {
+            remove_membership(org, &group, &user);
+            changes.push(Change {
+                rule: rule.to_string(),
+                group,
+                user,
+                added: false,
+            });
+        }
+    }
+    changes
+}
+
+/// Checks a loaded fixture: every rule's expression parses, and every membership an ACTIVE
+/// rule implies is in the group's members file. Memberships no rule implies are an admin's.
+pub fn settle_fixture(
+    catalogue: &Catalogue,
+    org: &mut Org,
+    dir: &Path,
+    stems: &BTreeMap<ObjectRef, String>,
+) -> Result<(), FixtureError> {
+    let file = |at: &ObjectRef, suffix: &str| match stems.get(at) {
+        Some(stem) => dir.join(format!("{stem}{suffix}")),
+        None => dir.join(format!("{} {}", at.0, at.1)),
+    };
+    for rule in org.all("group_rule") {
+        if let Some(Err(error)) = expression_of(&rule.body) {
+            return Err(FixtureError::RuleExpression {
+                path: file(&(rule.kind.clone(), rule.id.clone()), ".json"),
+                rule: name_of(&rule.body, "/name", &rule.id),
+                error,
+            });
+        }
+    }
+    let held: Vec<(String, String)> = org
+        .all(MEMBERSHIP)
+        .iter()
+        .filter_map(|m| m.parent.as_ref().map(|(_, g)| (g.clone(), m.id.clone())))
+        .collect();
+    for (group, user) in &held {
+        org.rule_memberships.hold_by_admin(group, user);
+    }
+    let added = apply(catalogue, org, None);
+    if let Some(change) = added.iter().find(|c| c.added) {
+        let members = catalogue
+            .kind(MEMBERSHIP)
+            .zip(stems.get(&("group".to_string(), change.group.clone())))
+            .and_then(|(kind, group_stem)| {
+                crate::snapshot::layout::stem(kind, kind.primary(), &json!({}), Some(group_stem))
+                    .ok()
+            })
+            .map_or_else(
+                || dir.join(format!("group {}", change.group)),
+                |stem| dir.join(crate::snapshot::layout::file_path(&stem)),
+            );
+        let rule = org
+            .get("group_rule", &change.rule)
+            .map_or(change.rule.clone(), |r| name_of(&r.body, "/name", &r.id));
+        let user = org
+            .get("user", &change.user)
+            .map_or(change.user.clone(), |u| {
+                format!("{} ({})", name_of(&u.body, "/profile/login", &u.id), u.id)
+            });
+        return Err(FixtureError::RuleMembership {
+            path: members,
+            rule,
+            user,
+        });
+    }
+    org.rule_memberships.settle_fixture();
+    Ok(())
+}
+
+fn name_of(body: &Value, pointer: &str, fallback: &str) -> String {
+    body.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or(fallback)
+        .to_string()
+}
