@@ -413,7 +413,7 @@ impl Context<'_> {
                     .join("/");
                 return Err(OktaError::not_found(&format!("{value} ({kind_name})")));
             };
-            above = Some((hit.kind.clone(), hit.id.clone()));
+            above = Some(hit.as_parent());
             found = Some(hit.clone());
         }
         let Some(parent) = found.filter(|_| above.is_some()) else {
@@ -427,7 +427,7 @@ impl Context<'_> {
                 parent.id
             )));
         }
-        Ok(Some((parent.kind, parent.id)))
+        Ok(Some(parent.as_parent()))
     }
 
     /// The object the path names (depth-0 parameters), or the singleton under the parent.

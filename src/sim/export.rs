@@ -81,18 +81,21 @@ pub fn write_tree(
 
 /// The files of `org`'s tree: relative path to canonical text.
 pub fn files(catalogue: &Catalogue, org: &Org) -> Result<BTreeMap<String, String>, ExportError> {
-    let mut entries = Vec::with_capacity(org.len());
-    for object in org.objects() {
+    let objects: Vec<(&super::org::Object, String)> =
+        org.objects().map(|object| (object, object.key())).collect();
+    let mut entries = Vec::with_capacity(objects.len());
+    for (object, key) in &objects {
         let kind = catalogue
             .kind(&object.kind)
             .ok_or_else(|| ExportError::UnknownKind(object.kind.clone()))?;
         entries.push(Entry {
             kind,
             id: &object.id,
+            key,
             parent: object
                 .parent
                 .as_ref()
-                .map(|(kind, id)| (kind.as_str(), id.as_str())),
+                .map(|(kind, key)| (kind.as_str(), key.as_str())),
             body: &object.body,
         });
     }

@@ -56,9 +56,13 @@ pub fn remap(
     (remapped, secrets, map)
 }
 
-/// Okta ids are 20 letters and digits; synthetic ids hold `:` or `/`.
+/// Okta ids are 20 letters and digits, with at least one digit; names used as ids (an email
+/// template's `UserActivation`, a feature's `USER_PROVISIONING`) and synthetic singleton ids
+/// (`kind:path`) are not.
 fn is_real_id(id: &str) -> bool {
-    id.len() >= 8 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+    id.len() == 20
+        && id.bytes().all(|b| b.is_ascii_alphanumeric())
+        && id.bytes().any(|b| b.is_ascii_digit())
 }
 
 /// A new id with the old one's prefix (its first three characters) and length.

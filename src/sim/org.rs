@@ -13,8 +13,26 @@ use super::fixture::FixtureTree;
 use crate::catalogue::{Catalogue, Kind, Shape};
 use crate::snapshot::layout;
 
-/// An object's identity: its kind and its id.
+/// A reference to an object as a parent: its kind and its key ([`Object::key`], the id for
+/// top-level objects).
 pub type ObjectRef = (String, String);
+
+impl Object {
+    /// Where the org keeps the object: its id at the top level, `<parent key>/<id>` when
+    /// nested, since nested ids are unique only under their parent (an email template's name
+    /// under each brand). Equal to the id for every object nested in a top-level one.
+    pub fn key(&self) -> String {
+        match &self.parent {
+            Some((_, parent)) => format!("{parent}/{}", self.id),
+            None => self.id.clone(),
+        }
+    }
+
+    /// The reference its children hold: its kind and [`Object::key`].
+    pub fn as_parent(&self) -> ObjectRef {
+        (self.kind.clone(), self.key())
+    }
+}
 
 /// One object of the org.
 #[derive(Clone, Debug)]
@@ -202,8 +220,12 @@ impl Org {
                             id,
                         });
                     }
+                    let key = match &parent {
+                        Some((_, parent_key)) => format!("{parent_key}/{id}"),
+                        None => id.clone(),
+                    };
                     org.insert_with_id(kind, id.clone(), parent, value);
-                    by_stem.insert(stem, (kind.name.clone(), id));
+                    by_stem.insert(stem, (kind.name.clone(), key));
                 }
             }
         }
@@ -393,7 +415,7 @@ impl Org {
 
     /// Removes `object` and, depth first, every object under it.
     pub fn remove_with_children(&mut self, object: &Object) {
-        let me = (object.kind.clone(), object.id.clone());
+        let me = object.as_parent();
         self.remove_at(&object.kind, object.parent.as_ref(), &object.id);
         let children: Vec<Object> = self.children_of(&me).into_iter().cloned().collect();
         for child in children {

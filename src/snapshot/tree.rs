@@ -19,7 +19,10 @@ use crate::catalogue::{Kind, Shape};
 pub struct Entry<'a> {
     pub kind: &'a Kind,
     pub id: &'a str,
-    /// The parent's kind and id, for nested kinds.
+    /// What identifies it among the entries of its kind: its id, or a path of ids where ids
+    /// repeat under different parents (an email template's name under each brand).
+    pub key: &'a str,
+    /// The parent's kind and key, for nested kinds.
     pub parent: Option<(&'a str, &'a str)>,
     pub body: &'a Value,
 }
@@ -73,7 +76,7 @@ pub fn files(entries: &[Entry<'_>]) -> Result<BTreeMap<String, String>, TreeErro
         }
         for (entry, stem) in ready.iter().zip(layout::disambiguate(&raw)) {
             out.insert(layout::file_path(&stem), canonical::to_text(entry.body));
-            stems.insert((entry.kind.name.as_str(), entry.id), stem);
+            stems.insert((entry.kind.name.as_str(), entry.key), stem);
         }
         pending = waiting;
     }
@@ -133,6 +136,7 @@ mod tests {
         Entry {
             kind: catalogue.kind(kind).expect("kind exists"),
             id,
+            key: id,
             parent,
             body,
         }

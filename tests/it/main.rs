@@ -11,6 +11,7 @@ mod sim_contract;
 mod sim_expressions;
 mod sim_fixtures;
 mod sim_limits;
+mod sim_listing;
 mod sim_rules;
 mod sim_state;
 mod support;
