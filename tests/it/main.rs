@@ -10,4 +10,5 @@ mod sim_contract;
 mod sim_limits;
 mod sim_rules;
 mod sim_state;
+mod sim_validation;
 mod support;
