@@ -12,7 +12,7 @@ use super::error::OktaError;
 use super::route::Role;
 use crate::catalogue::{FieldIndex, FieldPath, Kind, Segment};
 
-/// Okta reports at most this many causes in one error.
+/// At most this many causes in one error (the simulator's bound, so a bad body stays readable).
 const MAX_CAUSES: usize = 10;
 
 /// Checks `body` for the write `role` (create, replace or update) of `kind`.
