@@ -38,6 +38,11 @@ pub struct FieldInfo {
     pub default: Option<Value>,
     #[serde(default, rename = "enum", skip_serializing_if = "Vec::is_empty")]
     pub one_of: Vec<Value>,
+    /// Request fields only: a create or replace must carry it whenever its parent object is
+    /// present (every create and replace schema of the kind lists it in its parent's
+    /// `required`, in every `oneOf` branch).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
 }
 
 impl FieldInfo {

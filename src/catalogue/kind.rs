@@ -296,6 +296,12 @@ pub struct Kind {
     pub opt_in: Option<String>,
     pub volatile: Vec<FieldPath>,
     pub read_only: Vec<FieldPath>,
+    /// Request fields a create or replace must carry that Okta's spec does not mark required
+    /// (those it marks are `required` in the field index).
+    pub required: Vec<FieldPath>,
+    /// Request fields Okta's spec marks required that Okta does not require (the spec's
+    /// `required` is wrong for some variants).
+    pub optional: Vec<FieldPath>,
     pub secret: Vec<FieldPath>,
     pub sets: Vec<SetArray>,
     /// Defaults declared in the kind file (they override the spec's).

@@ -170,6 +170,10 @@ struct RawFields {
     sets: Vec<Spanned<RawSet>>,
     #[serde(default)]
     defaults: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    required: Vec<Spanned<String>>,
+    #[serde(default)]
+    optional: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -745,6 +749,8 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
     // Fields.
     let volatile = c.paths(&raw.fields.volatile, "fields.volatile");
     let read_only = c.paths(&raw.fields.read_only, "fields.read_only");
+    let required = c.paths(&raw.fields.required, "fields.required");
+    let optional = c.paths(&raw.fields.optional, "fields.optional");
     let secret = c.paths(&raw.fields.secret, "fields.secret");
     for path in &secret {
         if volatile.contains(path) {
@@ -935,6 +941,8 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
         opt_in: raw.opt_in.clone(),
         volatile,
         read_only,
+        required,
+        optional,
         secret,
         sets,
         effective_defaults: defaults.clone(),

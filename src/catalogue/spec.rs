@@ -32,7 +32,8 @@ impl std::fmt::Display for SpecProblem {
 struct Flattener<'s> {
     schemas: &'s Map<String, Value>,
     /// How many union branches (`oneOf`, `anyOf`, discriminator mappings) the walk is inside:
-    /// a default found there holds for one variant only, so it is not recorded.
+    /// a default found there holds for one variant only, so it is not recorded; each branch is
+    /// walked on its own, and a field stays required only if every branch requires it.
     in_branch: std::cell::Cell<usize>,
 }
 
@@ -101,11 +102,13 @@ impl<'s> Flattener<'s> {
             || resolved.get(name).and_then(Value::as_bool).unwrap_or(false)
     }
 
+    /// Records the field at `path`; `required` when its parent object lists it in `required`.
     fn record(
         &self,
         out: &mut BTreeMap<String, FieldInfo>,
         path: &FieldPath,
         raw: &Value,
+        required: bool,
         stack: &mut Vec<String>,
     ) {
         let (resolved, _) = self.resolve(raw);
@@ -133,6 +136,7 @@ impl<'s> Flattener<'s> {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default(),
+            required,
         };
         merge(out, path.to_string(), info);
     }
@@ -154,16 +158,14 @@ impl<'s> Flattener<'s> {
             }
             stack.push(name.to_string());
         }
-        for combinator in ["allOf", "oneOf", "anyOf"] {
+        if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
+            for part in parts {
+                self.flatten(part, path, out, stack);
+            }
+        }
+        for combinator in ["oneOf", "anyOf"] {
             if let Some(parts) = schema.get(combinator).and_then(Value::as_array) {
-                let branch = combinator != "allOf";
-                self.in_branch
-                    .set(self.in_branch.get() + usize::from(branch));
-                for part in parts {
-                    self.flatten(part, path, out, stack);
-                }
-                self.in_branch
-                    .set(self.in_branch.get() - usize::from(branch));
+                self.flatten_branches(parts.iter().cloned(), path, out, stack);
             }
         }
         if let Some(mapping) = schema
@@ -171,25 +173,35 @@ impl<'s> Flattener<'s> {
             .and_then(|d| d.get("mapping"))
             .and_then(Value::as_object)
         {
-            self.in_branch.set(self.in_branch.get() + 1);
-            for target in mapping.values() {
-                if let Some(reference) = target.as_str() {
-                    let reference = serde_json::json!({ "$ref": reference });
-                    self.flatten(&reference, path, out, stack);
-                }
-            }
-            self.in_branch.set(self.in_branch.get() - 1);
+            let targets = mapping
+                .values()
+                .filter_map(Value::as_str)
+                .map(|reference| serde_json::json!({ "$ref": reference }));
+            self.flatten_branches(targets, path, out, stack);
         }
         if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+            let required: BTreeSet<&str> = schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             for (key, property) in properties {
                 let child = path.child(Segment::Key(key.clone()));
-                self.record(out, &child, property, stack);
+                self.record(
+                    out,
+                    &child,
+                    property,
+                    required.contains(key.as_str()),
+                    stack,
+                );
                 self.flatten(property, &child, out, stack);
             }
         }
         if let Some(items) = schema.get("items") {
             let child = path.child(Segment::Each);
-            self.record(out, &child, items, stack);
+            self.record(out, &child, items, false, stack);
             self.flatten(items, &child, out, stack);
         }
         match schema.get("additionalProperties") {
@@ -202,13 +214,47 @@ impl<'s> Flattener<'s> {
             }
             Some(extra @ Value::Object(_)) => {
                 let child = path.child(Segment::AnyKey);
-                self.record(out, &child, extra, stack);
+                self.record(out, &child, extra, false, stack);
                 self.flatten(extra, &child, out, stack);
             }
             _ => {}
         }
         if name.is_some() {
             stack.pop();
+        }
+    }
+
+    /// Walks the alternatives of a union (`oneOf`, `anyOf`, discriminator mapping) at `path`,
+    /// each into a table of its own, then merges them into `out`: every field of every branch
+    /// is kept, but a field is required only when every branch requires it (a branch the walk
+    /// cannot enter, being already on the path, requires nothing).
+    fn flatten_branches(
+        &self,
+        parts: impl Iterator<Item = Value>,
+        path: &FieldPath,
+        out: &mut BTreeMap<String, FieldInfo>,
+        stack: &mut Vec<String>,
+    ) {
+        self.in_branch.set(self.in_branch.get() + 1);
+        let branches: Vec<BTreeMap<String, FieldInfo>> = parts
+            .map(|part| {
+                let mut branch = BTreeMap::new();
+                self.flatten(&part, path, &mut branch, stack);
+                branch
+            })
+            .collect();
+        self.in_branch.set(self.in_branch.get() - 1);
+        let required_everywhere = |key: &str| {
+            branches
+                .iter()
+                .all(|branch| branch.get(key).is_some_and(|info| info.required))
+        };
+        for branch in &branches {
+            for (key, info) in branch {
+                let mut info = info.clone();
+                info.required = info.required && required_everywhere(key);
+                merge(out, key.clone(), info);
+            }
         }
     }
 
@@ -326,6 +372,8 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
             kind: kind.name.clone(),
             ..FieldIndex::default()
         };
+        // The required request fields of each create and replace schema of the kind.
+        let mut write_schemas: Vec<BTreeSet<String>> = Vec::new();
         for variant in &kind.variants {
             let mut endpoints: Vec<(String, &Endpoint, Option<&str>)> = Vec::new();
             for (role, endpoint) in variant.endpoints.all() {
@@ -510,7 +558,8 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                             Some(schema)
                         };
                         if let Some(element) = element {
-                            for (path, info) in flattener.fields_of(element) {
+                            for (path, mut info) in flattener.fields_of(element) {
+                                info.required = false;
                                 merge(&mut index.response, path, info);
                             }
                         }
@@ -526,13 +575,61 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                             }
                         });
                         if let Some(schema) = body.and_then(media_schema) {
-                            for (path, info) in flattener.fields_of(schema) {
+                            let fields = flattener.fields_of(schema);
+                            if role != "update" {
+                                // A partial update requires nothing; creates and replaces vote.
+                                write_schemas.push(
+                                    fields
+                                        .iter()
+                                        .filter(|(_, info)| info.required)
+                                        .map(|(path, _)| path.clone())
+                                        .collect(),
+                                );
+                            }
+                            for (path, mut info) in fields {
+                                info.required = false;
                                 merge(&mut index.request, path, info);
                             }
                         }
                     }
                     _ => {}
                 }
+            }
+        }
+        mark_required(&mut index, &write_schemas);
+        // Required fields the kind declares beyond the spec must be writable request fields.
+        for path in &kind.required {
+            match index.request.get(&path.to_string()) {
+                None => problem(
+                    "fields.required".into(),
+                    format!(
+                        "`{path}` is not a field of {}'s request schema in Okta's spec",
+                        kind.name
+                    ),
+                ),
+                Some(info) if info.required => problem(
+                    "fields.required".into(),
+                    format!("`{path}` is already required by Okta's spec; drop it here"),
+                ),
+                Some(info) if info.read_only => problem(
+                    "fields.required".into(),
+                    format!("`{path}` is read-only in Okta's spec, so no request carries it"),
+                ),
+                Some(_) => {}
+            }
+        }
+        for path in &kind.optional {
+            if !index
+                .request
+                .get(&path.to_string())
+                .is_some_and(|info| info.required)
+            {
+                problem(
+                    "fields.optional".into(),
+                    format!(
+                        "`{path}` is not a required request field in Okta's spec; drop it here"
+                    ),
+                );
             }
         }
         // Every named path must exist in the response schema.
@@ -569,9 +666,44 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
     (indexes, problems)
 }
 
+/// Marks the request fields every create and replace schema of the kind requires (a kind's
+/// schemas differ: a field one of them leaves optional is optional), leaving out fields a
+/// request never carries: read-only ones, members of read-only objects, and hypermedia
+/// (`_links`, `_embedded`).
+fn mark_required(index: &mut FieldIndex, write_schemas: &[BTreeSet<String>]) {
+    let Some((first, rest)) = write_schemas.split_first() else {
+        return;
+    };
+    for path in first {
+        if !rest.iter().all(|schema| schema.contains(path)) {
+            continue;
+        }
+        let Ok(parsed) = FieldPath::parse(path) else {
+            continue;
+        };
+        if parsed
+            .first_key()
+            .is_some_and(|key| matches!(key, "_links" | "_embedded" | "_link"))
+        {
+            continue;
+        }
+        let segments = parsed.segments();
+        let read_only = (1..=segments.len()).any(|len| {
+            let prefix = FieldPath::from_segments(segments[..len].to_vec()).to_string();
+            index
+                .request
+                .get(&prefix)
+                .is_some_and(|info| info.read_only)
+        });
+        if !read_only && let Some(info) = index.request.get_mut(path) {
+            info.required = true;
+        }
+    }
+}
+
 /// Adds what one schema says of a field to what others said: types unite (`any` gives way to
-/// a known type), a read-only or write-only mark sticks, nullable holds only if it always
-/// does, the first default wins, enums unite.
+/// a known type), a read-only, write-only or required mark sticks, nullable holds only if it
+/// always does, the first default wins, enums unite.
 fn merge(into: &mut BTreeMap<String, FieldInfo>, path: String, info: FieldInfo) {
     let existing = into.entry(path).or_insert_with(|| FieldInfo {
         ty: info.ty.clone(),
@@ -588,6 +720,8 @@ fn merge(into: &mut BTreeMap<String, FieldInfo>, path: String, info: FieldInfo) 
     }
     existing.read_only |= info.read_only;
     existing.write_only |= info.write_only;
+    // Within one schema, `allOf` parts add their constraints up.
+    existing.required |= info.required;
     // Nullable only where every schema defining the field says so (a subtype may narrow it).
     existing.nullable &= info.nullable;
     if existing.default.is_none() {
@@ -636,5 +770,164 @@ mod tests {
             "recursion stops at a schema already on the path"
         );
         assert!(fields.contains_key("profile.*"));
+    }
+
+    #[test]
+    fn required_only_where_every_branch_requires_it() {
+        let schemas = json!({
+            "App": {"type": "object", "required": ["label", "signOnMode"], "properties": {
+                "id": {"type": "string", "readOnly": true},
+                "label": {"type": "string"},
+                "signOnMode": {"type": "string"}
+            }},
+            "Bookmark": {"allOf": [{"$ref": "#/components/schemas/App"}, {"type": "object",
+                "required": ["settings"],
+                "properties": {"settings": {"type": "object", "required": ["url"],
+                    "properties": {"url": {"type": "string"}}}}}]},
+            "Saml": {"allOf": [{"$ref": "#/components/schemas/App"}, {"type": "object",
+                "properties": {"settings": {"type": "object",
+                    "properties": {"url": {"type": "string"}}}}}]}
+        });
+        let schemas = schemas.as_object().unwrap().clone();
+        let flattener = Flattener {
+            schemas: &schemas,
+            in_branch: std::cell::Cell::new(0),
+        };
+        let fields = flattener.fields_of(&json!({"oneOf": [
+            {"$ref": "#/components/schemas/Bookmark"},
+            {"$ref": "#/components/schemas/Saml"}
+        ]}));
+        assert!(
+            fields["label"].required,
+            "required by the base of every branch"
+        );
+        assert!(fields["signOnMode"].required);
+        assert!(
+            !fields["settings"].required,
+            "required by one branch only: {:?}",
+            fields["settings"]
+        );
+        assert!(!fields["settings.url"].required);
+        // Within one branch, the requirement holds.
+        let bookmark = flattener.fields_of(&json!({"$ref": "#/components/schemas/Bookmark"}));
+        assert!(bookmark["settings"].required);
+        assert!(bookmark["settings.url"].required);
+    }
+
+    #[test]
+    fn nested_required_fields_and_the_kind_wide_vote() {
+        let spec = json!({
+            "paths": {
+                "/api/v1/hooks": {"get": {"operationId": "listHooks"},
+                    "post": {"operationId": "createHook",
+                    "requestBody": {"content": {"application/json": {"schema":
+                        {"$ref": "#/components/schemas/Hook"}}}}}},
+                "/api/v1/hooks/{hookId}": {
+                    "put": {"operationId": "replaceHook",
+                        "requestBody": {"content": {"application/json": {"schema":
+                            {"$ref": "#/components/schemas/HookReplace"}}}}},
+                    "post": {"operationId": "updateHook",
+                        "requestBody": {"content": {"application/json": {"schema":
+                            {"$ref": "#/components/schemas/HookPatch"}}}}}
+                }
+            },
+            "components": {"schemas": {
+                "Hook": {"type": "object", "required": ["name", "id", "channel"], "properties": {
+                    "id": {"type": "string", "readOnly": true},
+                    "name": {"type": "string"},
+                    "channel": {"$ref": "#/components/schemas/Channel"},
+                    "auth": {"type": "object", "required": ["key"], "properties": {
+                        "key": {"type": "string"}}}
+                }},
+                "HookReplace": {"type": "object", "required": ["name", "auth"], "properties": {
+                    "name": {"type": "string"},
+                    "channel": {"$ref": "#/components/schemas/Channel"},
+                    "auth": {"type": "object", "required": ["key"], "properties": {
+                        "key": {"type": "string"}}}
+                }},
+                "HookPatch": {"type": "object", "properties": {
+                    "name": {"type": "string"},
+                    "auth": {"type": "object", "properties": {"key": {"type": "string"}}}
+                }},
+                "Channel": {"type": "object", "required": ["uri"], "properties": {
+                    "uri": {"type": "string"}}}
+            }}
+        });
+        let provider = r#"
+provider = "okta"
+title = "Okta"
+[[buckets]]
+name = "/api/v1"
+per_minute = 1200
+about = "catch-all"
+[requested_scopes]
+about = "test"
+manage = ["okta.eventHooks.manage"]
+extra = []
+"#;
+        let toml = r#"
+kind = "hook"
+title = "Hook"
+about = "A test kind."
+id = "id"
+file = "hooks/{name}"
+scopes = { read = "okta.eventHooks.read", manage = "okta.eventHooks.manage" }
+bucket = "/api/v1"
+[endpoints]
+list = "GET /api/v1/hooks"
+create = "POST /api/v1/hooks"
+replace = "PUT /api/v1/hooks/{hookId}"
+update = "POST /api/v1/hooks/{hookId}"
+[params]
+hookId = "self.id"
+"#;
+        let (_, kinds) = super::super::load::load(
+            "okta",
+            &[
+                ("schemas/okta/_provider.toml".into(), provider.into()),
+                ("schemas/okta/hook.toml".into(), toml.into()),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (indexes, _) = derive(&spec, &kinds);
+        let request = &indexes["hook"].request;
+        let required: Vec<&str> = request
+            .iter()
+            .filter(|(_, info)| info.required)
+            .map(|(path, _)| path.as_str())
+            .collect();
+        // `name`: both write schemas; `auth.key`: under an optional object in one schema and
+        // a required one in the other; `channel` and `channel.uri`: only the create schema
+        // requires `channel`, but `uri` is required wherever a channel is sent; `id` is
+        // read-only; the partial update's lack of `required` does not count.
+        assert_eq!(required, vec!["auth.key", "channel.uri", "name"]);
+
+        // What a kind file adds or removes must fit the spec.
+        let declared = toml.replace(
+            "[params]",
+            "[fields]\nrequired = [\"nosuch\", \"name\", \"auth\"]\noptional = [\"auth\"]\n[params]",
+        );
+        let (_, kinds) = super::super::load::load(
+            "okta",
+            &[
+                ("schemas/okta/_provider.toml".into(), provider.into()),
+                ("schemas/okta/hook.toml".into(), declared),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (_, problems) = derive(&spec, &kinds);
+        let messages: Vec<String> = problems
+            .iter()
+            .filter(|p| p.field.starts_with("fields."))
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            messages,
+            vec![
+                "schemas/okta/hook.toml: `fields.required`: `nosuch` is not a field of hook's request schema in Okta's spec",
+                "schemas/okta/hook.toml: `fields.required`: `name` is already required by Okta's spec; drop it here",
+                "schemas/okta/hook.toml: `fields.optional`: `auth` is not a required request field in Okta's spec; drop it here",
+            ]
+        );
     }
 }

@@ -605,10 +605,13 @@ impl Context<'_> {
         }
     }
 
-    /// Checks a request body against the kind's request schema.
+    /// Checks a request body against the kind's request schema, for this endpoint's role
+    /// (required fields hold for creates and replaces, not for partial updates).
     fn validate(&self, body: &Value) -> Result<(), OktaError> {
         match self.state.catalogue.fields(&self.kind.name) {
-            Some(index) => super::validate::check_body(self.kind, index, body),
+            Some(index) => {
+                super::validate::check_body(self.kind, index, body, &self.matched.route.role)
+            }
             None => Ok(()),
         }
     }

@@ -14,4 +14,5 @@ mod sim_limits;
 mod sim_listing;
 mod sim_rules;
 mod sim_state;
+mod sim_validation;
 mod support;
