@@ -50,13 +50,13 @@ pub enum Command {
     /// List the Okta resource kinds Butterfly knows: files, scopes, endpoints, fields
     Catalogue(catalogue::Args),
     /// Run the Okta simulator (for tests and demos) on a fixture org
-    Sim(sim::Args),
+    Sim(Box<sim::Args>),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<Outcome, Failure> {
     match cli.command {
         Command::Catalogue(args) => catalogue::run(args),
-        Command::Sim(args) => sim::run(args),
+        Command::Sim(args) => sim::run(*args),
     }
 }

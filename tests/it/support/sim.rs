@@ -31,7 +31,7 @@ impl Sim {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--fixture")
-            .arg(&fixture)
+            .arg(fixture)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
