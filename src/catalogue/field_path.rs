@@ -128,6 +128,34 @@ impl FieldPath {
         current
     }
 
+    /// Calls `apply` on every value this path reaches in `value`, to change it in place.
+    pub fn for_each_mut(&self, value: &mut Value, apply: &mut dyn FnMut(&mut Value)) {
+        fn visit(value: &mut Value, segments: &[Segment], apply: &mut dyn FnMut(&mut Value)) {
+            match segments.split_first() {
+                None => apply(value),
+                Some((segment, rest)) => match (segment, value) {
+                    (Segment::Key(key), Value::Object(map)) => {
+                        if let Some(child) = map.get_mut(key) {
+                            visit(child, rest, apply);
+                        }
+                    }
+                    (Segment::Each, Value::Array(items)) => {
+                        for item in items {
+                            visit(item, rest, apply);
+                        }
+                    }
+                    (Segment::AnyKey, Value::Object(map)) => {
+                        for child in map.values_mut() {
+                            visit(child, rest, apply);
+                        }
+                    }
+                    _ => {}
+                },
+            }
+        }
+        visit(value, &self.segments, apply);
+    }
+
     /// The single value at a path without `[*]` or `*`, if present.
     pub fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
         let mut current = value;

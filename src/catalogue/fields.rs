@@ -38,9 +38,9 @@ pub struct FieldInfo {
     pub default: Option<Value>,
     #[serde(default, rename = "enum", skip_serializing_if = "Vec::is_empty")]
     pub one_of: Vec<Value>,
-    /// Request fields only: a create or replace must carry it whenever its parent object is
-    /// present (every create and replace schema of the kind lists it in its parent's
-    /// `required`, in every `oneOf` branch).
+    /// Present whenever its parent object is: in a request, every create and replace schema
+    /// of the kind lists it in its parent's `required` (in every `oneOf` branch); in an answer,
+    /// every list element and get schema does, and it is not write-only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub required: bool,
 }

@@ -374,6 +374,8 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
         };
         // The required request fields of each create and replace schema of the kind.
         let mut write_schemas: Vec<BTreeSet<String>> = Vec::new();
+        // The required fields of each list element and get answer: Okta always sends them.
+        let mut read_schemas: Vec<BTreeSet<String>> = Vec::new();
         for variant in &kind.variants {
             let mut endpoints: Vec<(String, &Endpoint, Option<&str>)> = Vec::new();
             for (role, endpoint) in variant.endpoints.all() {
@@ -558,7 +560,15 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                             Some(schema)
                         };
                         if let Some(element) = element {
-                            for (path, mut info) in flattener.fields_of(element) {
+                            let fields = flattener.fields_of(element);
+                            read_schemas.push(
+                                fields
+                                    .iter()
+                                    .filter(|(_, info)| info.required && !info.write_only)
+                                    .map(|(path, _)| path.clone())
+                                    .collect(),
+                            );
+                            for (path, mut info) in fields {
                                 info.required = false;
                                 merge(&mut index.response, path, info);
                             }
@@ -596,7 +606,8 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                 }
             }
         }
-        mark_required(&mut index, &write_schemas);
+        mark_required(&mut index.request, &write_schemas, true);
+        mark_required(&mut index.response, &read_schemas, false);
         // Required fields the kind declares beyond the spec must be writable request fields.
         for path in &kind.required {
             match index.request.get(&path.to_string()) {
@@ -666,12 +677,17 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
     (indexes, problems)
 }
 
-/// Marks the request fields every create and replace schema of the kind requires (a kind's
-/// schemas differ: a field one of them leaves optional is optional), leaving out fields a
-/// request never carries: read-only ones, members of read-only objects, and hypermedia
-/// (`_links`, `_embedded`).
-fn mark_required(index: &mut FieldIndex, write_schemas: &[BTreeSet<String>]) {
-    let Some((first, rest)) = write_schemas.split_first() else {
+/// Marks the fields every schema of a side requires (a kind's schemas differ: a field one of
+/// them leaves optional is optional): for requests, every create and replace schema, leaving
+/// out fields a request never carries (read-only ones and members of read-only objects); for
+/// answers, every list element and get answer. Hypermedia (`_links`, `_embedded`) is never
+/// required.
+fn mark_required(
+    fields: &mut BTreeMap<String, FieldInfo>,
+    schemas: &[BTreeSet<String>],
+    skip_read_only: bool,
+) {
+    let Some((first, rest)) = schemas.split_first() else {
         return;
     };
     for path in first {
@@ -690,12 +706,11 @@ fn mark_required(index: &mut FieldIndex, write_schemas: &[BTreeSet<String>]) {
         let segments = parsed.segments();
         let read_only = (1..=segments.len()).any(|len| {
             let prefix = FieldPath::from_segments(segments[..len].to_vec()).to_string();
-            index
-                .request
-                .get(&prefix)
-                .is_some_and(|info| info.read_only)
+            fields.get(&prefix).is_some_and(|info| info.read_only)
         });
-        if !read_only && let Some(info) = index.request.get_mut(path) {
+        if !(skip_read_only && read_only)
+            && let Some(info) = fields.get_mut(path)
+        {
             info.required = true;
         }
     }

@@ -21,7 +21,7 @@ pub struct Args {
 
     /// The fixture org: the name of an embedded fixture (tiny, small) or a folder holding an
     /// `okta/` tree in the org-repo layout and, beside it, `secrets.json`
-    #[arg(long, default_value = "tiny")]
+    #[arg(long, default_value = "small")]
     pub fixture: String,
 
     /// The scopes the simulated service app is granted (comma-separated); default: all

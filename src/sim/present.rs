@@ -95,18 +95,29 @@ pub fn okta_like(
         }
     }
     // Plaintext secrets where Okta returns them.
+    // (One plaintext per field path: every `[*]` element of it gets the same one.)
     for secret in &kind.secret {
-        if get(map, secret).is_some_and(fingerprint::is_fingerprint) {
-            let plaintext = secrets
-                .get(&format!("{}/{id}/{secret}", kind.name))
-                .cloned()
-                .unwrap_or_else(|| "sim-secret-not-in-the-fixture".to_string());
-            set_path(map, secret, json!(plaintext));
+        let plaintext = secrets
+            .get(&format!("{}/{id}/{secret}", kind.name))
+            .cloned()
+            .unwrap_or_else(|| "sim-secret-not-in-the-fixture".to_string());
+        let mut object = Value::Object(std::mem::take(map));
+        secret.for_each_mut(&mut object, &mut |found: &mut Value| {
+            if fingerprint::is_fingerprint(found) {
+                *found = json!(plaintext);
+            }
+        });
+        if let Value::Object(back) = object {
+            *map = back;
         }
     }
-    // Okta may leave out a field at its default.
+    // Okta may leave out a field at its default, unless its answer schema requires it.
+    let index = catalogue.fields(&kind.name);
     for (path, default) in &kind.effective_defaults {
-        if get(map, path) == Some(default) {
+        let required = index
+            .and_then(|i| i.response.get(&path.to_string()))
+            .is_some_and(|info| info.required);
+        if !required && get(map, path) == Some(default) {
             remove_path(map, path);
         }
     }

@@ -33,7 +33,7 @@ pub fn canonicalize(kind: &Kind, raw: &Value, context: &Context<'_>) -> Value {
     fill_defaults(&mut value, &kind.effective_defaults);
     for secret in &kind.secret {
         let field = secret.to_string();
-        replace_at(&mut value, secret.segments(), &mut |found: &mut Value| {
+        secret.for_each_mut(&mut value, &mut |found: &mut Value| {
             if fingerprint::is_fingerprint(found) {
                 return;
             }
@@ -44,7 +44,7 @@ pub fn canonicalize(kind: &Kind, raw: &Value, context: &Context<'_>) -> Value {
         });
     }
     for set in &kind.sets {
-        replace_at(&mut value, set.path.segments(), &mut |found: &mut Value| {
+        set.path.for_each_mut(&mut value, &mut |found: &mut Value| {
             if let Value::Array(items) = found {
                 sort_set(items, set.key.as_ref());
             }
@@ -176,30 +176,6 @@ fn remove_path(value: &mut Value, segments: &[Segment]) {
             (Segment::AnyKey, Value::Object(map)) => {
                 for child in map.values_mut() {
                     remove_path(child, rest);
-                }
-            }
-            _ => {}
-        },
-    }
-}
-
-fn replace_at(value: &mut Value, segments: &[Segment], apply: &mut dyn FnMut(&mut Value)) {
-    match segments.split_first() {
-        None => apply(value),
-        Some((segment, rest)) => match (segment, value) {
-            (Segment::Key(key), Value::Object(map)) => {
-                if let Some(child) = map.get_mut(key) {
-                    replace_at(child, rest, apply);
-                }
-            }
-            (Segment::Each, Value::Array(items)) => {
-                for item in items {
-                    replace_at(item, rest, apply);
-                }
-            }
-            (Segment::AnyKey, Value::Object(map)) => {
-                for child in map.values_mut() {
-                    replace_at(child, rest, apply);
                 }
             }
             _ => {}

@@ -18,71 +18,19 @@ use crate::support::openapi::{Finding, Spec};
 use crate::support::sim::{Sim, next_link};
 
 /// The fixture whose answers are checked (switch to `small` once it has every kind).
-const FIXTURE: &str = "tiny";
+const FIXTURE: &str = "small";
 
 /// Findings that are not the simulator's fault: `(schema location in the spec, reason)`.
 /// A failure whose schema location is listed here is reported as a note instead.
-const SPEC_EXCEPTIONS: &[(&str, &str)] = &[];
+const SPEC_EXCEPTIONS: &[(&str, &str)] = &[(
+    "#/components/schemas/UserSchemaAttribute/properties/unique",
+    "Okta answers a custom attribute's uniqueness as the string UNIQUE_VALIDATED or NOT_UNIQUE \
+     (developer.okta.com's user schema reference); the spec says boolean",
+)];
 
 /// Kinds no answer of the fixture exercises, with the reason. A kind listed here that does get
 /// checked fails the test, so the list shrinks as fixtures grow.
-const NOT_EXERCISED: &[(&str, &str)] = &[
-    ("admin_console_settings", NOT_IN_TINY),
-    ("admin_role_assignment", NOT_IN_TINY),
-    ("api_token", NOT_IN_TINY),
-    ("app_client_secret", NOT_IN_TINY),
-    ("app_feature", NOT_IN_TINY),
-    ("app_okta_scope_grant", NOT_IN_TINY),
-    ("app_policy_assignment", NOT_IN_TINY),
-    ("app_provisioning_connection", NOT_IN_TINY),
-    ("app_signing_key", NOT_IN_TINY),
-    ("app_user_assignment", NOT_IN_TINY),
-    ("app_user_schema", NOT_IN_TINY),
-    ("authenticator_method", NOT_IN_TINY),
-    ("authorization_server", NOT_IN_TINY),
-    ("authorization_server_claim", NOT_IN_TINY),
-    ("authorization_server_policy", NOT_IN_TINY),
-    ("authorization_server_policy_rule", NOT_IN_TINY),
-    ("authorization_server_scope", NOT_IN_TINY),
-    ("authorization_server_trusted_server", NOT_IN_TINY),
-    ("behavior_rule", NOT_IN_TINY),
-    ("brand", NOT_IN_TINY),
-    ("brand_theme", NOT_IN_TINY),
-    ("captcha", NOT_IN_TINY),
-    ("captcha_org_settings", NOT_IN_TINY),
-    ("client_privileges_setting", NOT_IN_TINY),
-    ("custom_domain", NOT_IN_TINY),
-    ("device_assurance_policy", NOT_IN_TINY),
-    ("email_domain", NOT_IN_TINY),
-    ("email_template", NOT_IN_TINY),
-    ("email_template_customization", NOT_IN_TINY),
-    ("email_template_settings", NOT_IN_TINY),
-    ("feature", NOT_IN_TINY),
-    ("group_owner", NOT_IN_TINY),
-    ("group_push_mapping", NOT_IN_TINY),
-    ("group_schema", NOT_IN_TINY),
-    ("hook_key", NOT_IN_TINY),
-    ("identity_provider", NOT_IN_TINY),
-    ("idp_key", NOT_IN_TINY),
-    ("inline_hook", NOT_IN_TINY),
-    ("linked_object_definition", NOT_IN_TINY),
-    ("log_stream", NOT_IN_TINY),
-    ("okta_support_settings", NOT_IN_TINY),
-    ("profile_mapping", NOT_IN_TINY),
-    ("realm", NOT_IN_TINY),
-    ("resource_set", NOT_IN_TINY),
-    ("resource_set_resource", NOT_IN_TINY),
-    ("sms_template", NOT_IN_TINY),
-    ("threat_insight", NOT_IN_TINY),
-    ("trusted_origin", NOT_IN_TINY),
-    ("ui_schema", NOT_IN_TINY),
-    ("user_factor", NOT_IN_TINY),
-    ("user_schema", NOT_IN_TINY),
-];
-
-/// Why most kinds are not exercised yet.
-const NOT_IN_TINY: &str =
-    "the `tiny` fixture has no object of this kind (`small` will have every kind)";
+const NOT_EXERCISED: &[(&str, &str)] = &[];
 
 /// The object itself when a list's path is filled (a list has none).
 static NULL: Value = Value::Null;
@@ -302,7 +250,7 @@ async fn every_answer_validates_against_oktas_response_schemas() {
         return;
     };
     let catalogue = Catalogue::okta().unwrap();
-    let sim = Sim::start(FIXTURE, &[]);
+    let sim = Sim::start_unlimited(FIXTURE);
     let fixture = Org::load_tree(
         catalogue,
         &support::root().join("fixtures/orgs").join(FIXTURE),
@@ -455,7 +403,7 @@ async fn answers_broken_on_purpose_fail_where_they_were_broken() {
         return;
     };
     let spec = Spec::new(doc);
-    let sim = Sim::start(FIXTURE, &[]);
+    let sim = Sim::start_unlimited(FIXTURE);
     let check = |path: &str, body: &Value| {
         let (schema, at) = spec.response_schema("GET", path, "200").unwrap();
         spec.validate(schema, &at, body)
@@ -524,7 +472,7 @@ async fn okta_example_bodies_are_accepted_or_refused_naming_a_field() {
         &support::root().join("fixtures/orgs").join(FIXTURE),
     )
     .unwrap();
-    let sim = Sim::start(FIXTURE, &[]);
+    let sim = Sim::start_unlimited(FIXTURE);
     let spec = Spec::new(doc);
     let client = sim.ssws();
     let mut failures = Vec::new();

@@ -46,16 +46,8 @@ fn encode(text: &str) -> String {
 #[tokio::test]
 async fn every_kind_of_small_lists_exactly_the_fixtures_objects_once() {
     let catalogue = Catalogue::okta().unwrap();
-    // A walk of every user's factors and roles is far past Okta's per-minute quotas; the
-    // quotas are tested elsewhere, so every bucket gets room here.
-    let limits =
-        std::env::temp_dir().join(format!("butterfly-it-limits-{}.toml", std::process::id()));
-    let mut toml = String::from("[buckets]\n");
-    for bucket in catalogue.provider.buckets.keys() {
-        toml.push_str(&format!("{bucket:?} = 1000000\n"));
-    }
-    std::fs::write(&limits, toml).unwrap();
-    let sim = Sim::start("small", &["--rate-limits", limits.to_str().unwrap()]);
+    // A walk of every user's factors and roles is far past Okta's per-minute quotas.
+    let sim = Sim::start_unlimited("small");
     let client = sim.ssws();
     let fixture = Org::load_tree(catalogue, &root().join("fixtures/orgs/small")).unwrap();
     let key = FingerprintKey::from_hex(crate::support::TEST_KEY).unwrap();
@@ -225,7 +217,6 @@ async fn every_kind_of_small_lists_exactly_the_fixtures_objects_once() {
             }
         }
     }
-    let _ = std::fs::remove_file(&limits);
     let mut problems = Vec::new();
     for kind in catalogue.kinds() {
         let synthetic = |id: &str| id.starts_with(&format!("{}:", kind.name));

@@ -359,3 +359,19 @@ async fn mutate_writes_a_changed_copy_beside_the_tree() {
     assert_eq!(status, 200);
     assert_eq!(users.as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn secrets_inside_arrays_are_answered_in_plaintext() {
+    // An event hook's header values are secrets under `channel.config.headers[*].value`.
+    let sim = Sim::start_named("small", &[]);
+    let hook = sim
+        .get_json("/api/v1/eventHooks/who1smsiem0000000000")
+        .await;
+    let values: Vec<&str> = hook["channel"]["config"]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["value"].as_str())
+        .collect();
+    assert_eq!(values, ["small-siem-token-5d8e2f7a9c1b"], "{hook}");
+}

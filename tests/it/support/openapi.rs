@@ -493,7 +493,16 @@ impl<'s> Walk<'_, 's> {
         }
         if let Some(required) = schema.get("required").and_then(Value::as_array) {
             for name in required.iter().filter_map(Value::as_str) {
-                if !map.contains_key(name) {
+                // A required writeOnly property binds requests only (OpenAPI 3.0): Okta never
+                // sends a Splunk log stream's token back.
+                let write_only = properties
+                    .and_then(|p| p.get(name))
+                    .map(|p| match p.get("$ref").and_then(Value::as_str) {
+                        Some(reference) => self.spec.resolve(reference).unwrap_or(p),
+                        None => p,
+                    })
+                    .is_some_and(|p| p.get("writeOnly").and_then(Value::as_bool) == Some(true));
+                if !map.contains_key(name) && !write_only {
                     self.fail(
                         pointer,
                         &pointer_child(at, "required"),

@@ -24,6 +24,22 @@ impl Sim {
         Sim::start_named(&fixture.to_string_lossy(), extra)
     }
 
+    /// Starts `butterfly sim --fixture <name or folder>` with every rate-limit bucket far above
+    /// Okta's quotas: for tests that walk a whole org (quotas are tested in `sim_limits`).
+    pub fn start_unlimited(fixture: &str) -> Sim {
+        let catalogue = butterfly::catalogue::Catalogue::okta().expect("the catalogue loads");
+        let path = std::env::temp_dir().join(format!(
+            "butterfly-it-unlimited-{}.toml",
+            std::process::id()
+        ));
+        let mut toml = String::from("[buckets]\n");
+        for bucket in catalogue.provider.buckets.keys() {
+            toml.push_str(&format!("{bucket:?} = 1000000\n"));
+        }
+        std::fs::write(&path, toml).expect("write the rate-limit file");
+        Sim::start_named(fixture, &["--rate-limits", &path.to_string_lossy()])
+    }
+
     /// Starts `butterfly sim --fixture <name or folder>` with extra arguments.
     pub fn start_named(fixture: &str, extra: &[&str]) -> Sim {
         let mut child = Command::new(env!("CARGO_BIN_EXE_butterfly"))
