@@ -619,12 +619,13 @@ impl<'c, 'k> Generator<'c, 'k> {
                 .get_at("group_membership", parent.as_ref(), user)
                 .is_none()
             {
-                self.store(
-                    org,
+                // Already canonical (the member id alone): no canonicalisation for the
+                // hundreds of thousands of these.
+                org.insert(
                     self.kinds.membership,
-                    user.to_string(),
+                    Some(user.to_string()),
                     parent,
-                    &json!({"id": user}),
+                    json!({"id": user}),
                 );
                 added += 1;
             }
@@ -649,13 +650,13 @@ impl<'c, 'k> Generator<'c, 'k> {
                 .get_at("app_user_assignment", parent.as_ref(), user)
                 .is_none()
             {
-                let raw = json!({
+                // The canonical form (the kind keeps id, scope, credentials.userName and
+                // profile), built directly.
+                let body = json!({
                     "id": user, "scope": "USER",
                     "credentials": {"userName": login},
-                    "status": "PROVISIONED", "syncState": "DISABLED",
-                    "created": self.days_ago(0, 300),
                 });
-                self.store(org, self.kinds.app_user, user.to_string(), parent, &raw);
+                org.insert(self.kinds.app_user, Some(user.to_string()), parent, body);
                 added += 1;
             }
         }
@@ -673,13 +674,12 @@ impl<'c, 'k> Generator<'c, 'k> {
         let parent = Some(("app".to_string(), app.to_string()));
         let mut added = 0;
         for group in self.distinct(groups, count) {
-            let raw = json!({"id": group, "priority": added});
-            self.store(
-                org,
+            let body = json!({"id": group, "priority": added});
+            org.insert(
                 self.kinds.app_group,
-                group.clone(),
+                Some(group.clone()),
                 parent.clone(),
-                &raw,
+                body,
             );
             added += 1;
         }

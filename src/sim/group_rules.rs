@@ -167,35 +167,47 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
             .map(|u| u.iter().map(String::as_str).collect())
             .as_ref(),
     );
-    let users: Vec<String> = match users {
+    let mut pending: Vec<String> = match users {
         Some(ids) => ids.to_vec(),
         None => org.all("user").iter().map(|u| u.id.clone()).collect(),
     };
     let mut changes = Vec::new();
-    // Each pass can enable at most one more rule in a chain; a bound stops rules that undo
+    // A user's rules depend only on their own profile and groups, so each pass re-evaluates
+    // only the users whose groups the last pass changed; the bound stops rules that undo
     // each other.
     for _ in 0..=rules.len() {
-        let mut changed = false;
-        for user_id in &users {
-            let Some(user) = org.get("user", user_id).map(|u| u.body.clone()) else {
-                continue;
-            };
-            if !evaluated(&user) {
-                continue;
-            }
-            for rule in &rules {
-                let mine = member_of.get(user_id).cloned().unwrap_or_default();
+        let mut changed_users: BTreeSet<String> = BTreeSet::new();
+        for user_id in &pending {
+            // Every rule's verdict for the user as they are at the start of this step.
+            let verdicts: Vec<bool> = {
+                let Some(user) = org.get("user", user_id) else {
+                    continue;
+                };
+                if !evaluated(&user.body) {
+                    continue;
+                }
+                let mine = member_of.get(user_id);
                 let subject = expression::Subject {
-                    user: &user,
+                    user: &user.body,
                     groups: mine
-                        .iter()
+                        .into_iter()
+                        .flatten()
                         .chain(everyone.as_ref())
                         .map(|g| (g.clone(), names.get(g).cloned().unwrap_or_default()))
                         .collect(),
                 };
-                let excluded = rule.excluded_users.contains(user_id)
-                    || mine.iter().any(|g| rule.excluded_groups.contains(g));
-                let hit = !excluded && expression::matches(&rule.expr, &subject).unwrap_or(false);
+                rules
+                    .iter()
+                    .map(|rule| {
+                        let excluded = rule.excluded_users.contains(user_id)
+                            || mine.is_some_and(|groups| {
+                                groups.iter().any(|g| rule.excluded_groups.contains(g))
+                            });
+                        !excluded && expression::matches(&rule.expr, &subject).unwrap_or(false)
+                    })
+                    .collect()
+            };
+            for (rule, hit) in rules.iter().zip(verdicts) {
                 for group in rule.targets.iter().filter(|g| names.contains_key(*g)) {
                     let held = org.rule_memberships.held_by_rule(group, user_id, &rule.id);
                     if hit && !held {
@@ -218,7 +230,7 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
                                 user: user_id.clone(),
                                 added: true,
                             });
-                            changed = true;
+                            changed_users.insert(user_id.clone());
                         }
                     } else if !hit
                         && held
@@ -236,14 +248,15 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
                             user: user_id.clone(),
                             added: false,
                         });
-                        changed = true;
+                        changed_users.insert(user_id.clone());
                     }
                 }
             }
         }
-        if !changed {
+        if changed_users.is_empty() {
             break;
         }
+        pending = changed_users.into_iter().collect();
     }
     changes
 }

@@ -119,8 +119,15 @@ pub struct Built {
 
 /// Loads the fixture, gives it fresh ids when asked, and generates objects on top.
 pub fn build_org(catalogue: &Catalogue, options: &Options) -> Result<Built, StartError> {
+    let started = std::time::Instant::now();
+    let elapsed_ms = || started.elapsed().as_millis() as u64;
     let mut org = Org::load(catalogue, &options.fixture)?;
     let mut secrets = load_secrets(&options.fixture)?;
+    tracing::info!(
+        objects = org.len(),
+        elapsed_ms = elapsed_ms(),
+        "fixture loaded"
+    );
     if options.fresh_ids {
         let (fresh, fresh_secrets, _) = fresh_ids::remap(catalogue, &org, &secrets, options.seed);
         org = fresh;
@@ -143,6 +150,11 @@ pub fn build_org(catalogue: &Catalogue, options: &Options) -> Result<Built, Star
             )
             .map_err(|e| StartError::Catalogue(e.to_string()))?,
         );
+        tracing::info!(
+            objects = org.len(),
+            elapsed_ms = elapsed_ms(),
+            "objects generated"
+        );
         generated = org
             .objects()
             .map(|o| o.id.clone())
@@ -155,7 +167,12 @@ pub fn build_org(catalogue: &Catalogue, options: &Options) -> Result<Built, Star
             .filter(|u| generated.contains(&u.id))
             .map(|u| u.id.clone())
             .collect();
-        group_rules::apply(catalogue, &mut org, Some(&users));
+        let changes = group_rules::apply(catalogue, &mut org, Some(&users));
+        tracing::info!(
+            memberships = changes.len(),
+            elapsed_ms = elapsed_ms(),
+            "group rules applied to the generated users"
+        );
     }
     Ok(Built {
         org,

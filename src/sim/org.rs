@@ -449,6 +449,35 @@ impl Org {
         }
     }
 
+    /// The (parent key, id) of every object of `kind` (under `parent`, when given), in the
+    /// order of [`Org::list`], without looking the objects up.
+    pub fn keys(&self, kind: &str, parent: Option<&ObjectRef>) -> Vec<(&str, &str)> {
+        match parent {
+            Some(parent) => self
+                .order
+                .get_key_value(&(kind.to_string(), parent.1.clone()))
+                .into_iter()
+                .flat_map(|((_, parent_key), ids)| {
+                    ids.iter().map(move |id| (parent_key.as_str(), id.as_str()))
+                })
+                .collect(),
+            None => self
+                .order
+                .range((kind.to_string(), String::new())..)
+                .take_while(|((k, _), _)| k == kind)
+                .flat_map(|((_, parent_key), ids)| {
+                    ids.iter().map(move |id| (parent_key.as_str(), id.as_str()))
+                })
+                .collect(),
+        }
+    }
+
+    /// The object of `kind` with this id under the parent with this key (empty at the top).
+    pub fn get_keyed(&self, kind: &str, parent_key: &str, id: &str) -> Option<&Object> {
+        self.objects
+            .get(&(kind.to_string(), parent_key.to_string(), id.to_string()))
+    }
+
     /// Every object whose parent is `parent`.
     pub fn children_of(&self, parent: &ObjectRef) -> Vec<&Object> {
         self.children
