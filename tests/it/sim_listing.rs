@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use butterfly::catalogue::{Catalogue, Pagination, ParamSource, Shape};
+use butterfly::catalogue::{Catalogue, Pagination, ParamSource, Shape, Variant};
 use butterfly::sim::org::Org;
 use butterfly::snapshot::canonical::{self, Context};
 use butterfly::snapshot::fingerprint::FingerprintKey;
@@ -32,6 +32,45 @@ fn value_of(source: &ParamSource, body: &Value) -> Option<String> {
     } else {
         text
     })
+}
+
+/// The ancestor chains (parent first) of every object a variant lists under: each listed
+/// object of the parent kind that `parent_when` admits; one empty chain at the top level.
+fn parent_chains(seen: &BTreeMap<String, Vec<Listed>>, variant: &Variant) -> Vec<Vec<Value>> {
+    match &variant.parent {
+        None => vec![Vec::new()],
+        Some(parent) => seen
+            .get(parent)
+            .into_iter()
+            .flatten()
+            .filter(|p| {
+                variant
+                    .parent_when
+                    .as_ref()
+                    .is_none_or(|w| w.matches(&p.raw))
+            })
+            .map(|p| {
+                let mut chain = vec![p.raw.clone()];
+                chain.extend(p.ancestors.iter().cloned());
+                chain
+            })
+            .collect(),
+    }
+}
+
+/// `path` with the parameters bound from the ancestors' answers.
+fn bind(path: &str, variant: &Variant, ancestors: &[Value]) -> String {
+    let mut path = path.to_string();
+    for (name, source) in &variant.params {
+        if source.depth >= 1
+            && let Some(value) = ancestors
+                .get(source.depth - 1)
+                .and_then(|body| value_of(source, body))
+        {
+            path = path.replace(&format!("{{{name}}}"), &encode(&value));
+        }
+    }
+    path
 }
 
 fn encode(text: &str) -> String {
@@ -63,36 +102,8 @@ async fn every_kind_of_small_lists_exactly_the_fixtures_objects_once() {
             let Some(list) = &variant.endpoints.list else {
                 continue;
             };
-            let parents: Vec<Vec<Value>> = match &variant.parent {
-                None => vec![Vec::new()],
-                Some(parent) => seen
-                    .get(parent)
-                    .into_iter()
-                    .flatten()
-                    .filter(|p| {
-                        variant
-                            .parent_when
-                            .as_ref()
-                            .is_none_or(|w| w.matches(&p.raw))
-                    })
-                    .map(|p| {
-                        let mut chain = vec![p.raw.clone()];
-                        chain.extend(p.ancestors.iter().cloned());
-                        chain
-                    })
-                    .collect(),
-            };
-            for ancestors in parents {
-                let mut path = list.endpoint.display_path();
-                for (name, source) in &variant.params {
-                    if source.depth >= 1
-                        && let Some(value) = ancestors
-                            .get(source.depth - 1)
-                            .and_then(|body| value_of(source, body))
-                    {
-                        path = path.replace(&format!("{{{name}}}"), &encode(&value));
-                    }
-                }
+            for ancestors in parent_chains(&seen, variant) {
+                let path = bind(&list.endpoint.display_path(), variant, &ancestors);
                 assert!(
                     !path.contains('{'),
                     "{kind_name}: unbound parameter in {path}"
@@ -163,36 +174,8 @@ async fn every_kind_of_small_lists_exactly_the_fixtures_objects_once() {
             let Some(get) = &variant.endpoints.get else {
                 continue;
             };
-            let parents: Vec<Vec<Value>> = match &variant.parent {
-                None => vec![Vec::new()],
-                Some(parent) => seen
-                    .get(parent)
-                    .into_iter()
-                    .flatten()
-                    .filter(|p| {
-                        variant
-                            .parent_when
-                            .as_ref()
-                            .is_none_or(|w| w.matches(&p.raw))
-                    })
-                    .map(|p| {
-                        let mut chain = vec![p.raw.clone()];
-                        chain.extend(p.ancestors.iter().cloned());
-                        chain
-                    })
-                    .collect(),
-            };
-            for ancestors in parents {
-                let mut path = get.display_path();
-                for (name, source) in &variant.params {
-                    if source.depth >= 1
-                        && let Some(value) = ancestors
-                            .get(source.depth - 1)
-                            .and_then(|body| value_of(source, body))
-                    {
-                        path = path.replace(&format!("{{{name}}}"), &encode(&value));
-                    }
-                }
+            for ancestors in parent_chains(&seen, variant) {
+                let path = bind(&get.display_path(), variant, &ancestors);
                 let url = format!("{}{path}", sim.url);
                 requests += 1;
                 let response = client.get(&url).send().await.unwrap();
