@@ -357,6 +357,11 @@ pub fn generate(
     now: DateTime<Utc>,
 ) -> Result<Generated, MissingKind> {
     let mut generator = Generator::new(catalogue, org, seed, key, now)?;
+    org.reserve(
+        sizes.users * (1 + sizes.memberships + sizes.assignments)
+            + sizes.groups
+            + sizes.apps * (1 + sizes.app_groups),
+    );
     let mut done = Generated::default();
     let groups: Vec<String> = (0..sizes.groups).map(|_| generator.group(org)).collect();
     done.groups = groups.len();
@@ -365,6 +370,7 @@ pub fn generate(
     for (app, _) in &apps {
         done.app_group_assignments += generator.app_groups(org, app, &groups, sizes.app_groups);
     }
+    let app_ids: Vec<String> = apps.iter().map(|(id, _)| id.clone()).collect();
     for _ in 0..sizes.users {
         let (user, login, status) = generator.user(org);
         done.users += 1;
@@ -374,7 +380,7 @@ pub fn generate(
         }
         done.memberships += generator.memberships(org, &user, &groups, sizes.memberships);
         done.app_user_assignments +=
-            generator.assignments(org, &user, &login, &apps, sizes.assignments);
+            generator.assignments(org, &user, &login, &app_ids, sizes.assignments);
     }
     Ok(done)
 }
@@ -477,14 +483,14 @@ impl<'c, 'k> Generator<'c, 'k> {
         let created = self.timestamp(REFERENCE, created_days);
         let status_changed = self.days_ago(0, created_days as usize);
         let manager = format!("{} {}", self.random.pick(FIRST), self.random.pick(LAST));
-        let mut raw = json!({
+        // Built in canonical form directly (a hundred thousand users would spend seconds in
+        // canonicalisation): no volatile fields, no nulls, the activity bucket under
+        // `_derived`. A unit test holds every generated body canonical.
+        let mut body = json!({
             "id": id,
             "status": status,
             "created": created,
-            "activated": if status == "STAGED" { Value::Null } else { json!(created) },
             "statusChanged": status_changed,
-            "lastUpdated": status_changed,
-            "passwordChanged": status_changed,
             "credentials": {"provider": {"name": "OKTA", "type": "OKTA"}},
             "profile": {
                 "firstName": first,
@@ -507,7 +513,6 @@ impl<'c, 'k> Generator<'c, 'k> {
                 "primaryPhone": format!("+1-555-{:03}-{:04}", self.random.below(1000), self.random.below(10000)),
                 "streetAddress": format!("{} {} Street", 1 + self.random.below(999), self.random.pick(LAST)),
                 "city": city,
-                "state": if state.is_empty() { Value::Null } else { json!(state) },
                 "zipCode": zip,
                 "countryCode": country,
                 "preferredLanguage": &locale[..2],
@@ -515,21 +520,31 @@ impl<'c, 'k> Generator<'c, 'k> {
                 "timezone": timezone,
             },
         });
+        if status != "STAGED" {
+            body["activated"] = json!(created);
+        }
+        if !state.is_empty() {
+            body["profile"]["state"] = json!(state);
+        }
         if let Some(user_type) = &self.user_type {
-            raw["type"] = json!({"id": user_type});
+            body["type"] = json!({"id": user_type});
         }
         // Staged and provisioned users have never signed in; the rest did, some long ago.
-        if !matches!(status, "STAGED" | "PROVISIONED") {
+        // Only the bucket of the last sign-in is kept, relative to now, so it does not drift.
+        let activity = if matches!(status, "STAGED" | "PROVISIONED") {
+            canonical::activity_bucket(None, self.context.now)
+        } else {
             let days = match self.random.below(10) {
                 0 => 90 + self.random.below(400),
                 1 => 35 + self.random.below(55),
                 _ => self.random.below(35),
             } as i64;
-            // Relative to now: only its activity bucket is kept, and that must not drift.
             let now = self.context.now;
-            raw["lastLogin"] = json!(self.timestamp(now, days));
-        }
-        self.store(org, self.kinds.user, id.clone(), None, &raw);
+            let last_login = self.timestamp(now, days);
+            canonical::activity_bucket(Some(&last_login), now)
+        };
+        body[crate::catalogue::DERIVED_MEMBER] = json!({"activity": activity});
+        org.insert(self.kinds.user, Some(id.clone()), None, body);
         (id, login, status)
     }
 
@@ -639,12 +654,11 @@ impl<'c, 'k> Generator<'c, 'k> {
         org: &mut Org,
         user: &str,
         login: &str,
-        apps: &[(String, bool)],
+        apps: &[String],
         count: usize,
     ) -> usize {
-        let ids: Vec<String> = apps.iter().map(|(id, _)| id.clone()).collect();
         let mut added = 0;
-        for app in self.distinct(&ids, count) {
+        for app in self.distinct(apps, count) {
             let parent = Some(("app".to_string(), app.clone()));
             if org
                 .get_at("app_user_assignment", parent.as_ref(), user)

@@ -498,6 +498,12 @@ impl Org {
         self.objects.values()
     }
 
+    /// Makes room for `additional` more objects at once (a large generated org would
+    /// otherwise rehash and move every object several times).
+    pub fn reserve(&mut self, additional: usize) {
+        self.objects.reserve(additional);
+    }
+
     /// How many objects the org holds.
     pub fn len(&self) -> usize {
         self.objects.len()

@@ -19,10 +19,11 @@ struct Holders {
     rules: BTreeSet<String>,
 }
 
-/// The holders of every membership a rule or an admin made.
+/// The holders of every membership a rule or an admin made, by group then user (looked up by
+/// `&str`, with no allocation: rule evaluation asks for every user and rule).
 #[derive(Debug, Default, Clone)]
 pub struct RuleMemberships {
-    holders: BTreeMap<Membership, Holders>,
+    holders: BTreeMap<String, BTreeMap<String, Holders>>,
 }
 
 impl RuleMemberships {
@@ -39,14 +40,17 @@ impl RuleMemberships {
     /// True when `rule` holds the membership.
     pub fn held_by_rule(&self, group: &str, user: &str, rule: &str) -> bool {
         self.holders
-            .get(&(group.to_string(), user.to_string()))
+            .get(group)
+            .and_then(|users| users.get(user))
             .is_some_and(|h| h.rules.contains(rule))
     }
 
     /// `rule` lets go of the membership; true when nothing holds it any more (so it goes).
     pub fn release_by_rule(&mut self, group: &str, user: &str, rule: &str) -> bool {
-        let key = (group.to_string(), user.to_string());
-        let Some(holders) = self.holders.get_mut(&key) else {
+        let Some(users) = self.holders.get_mut(group) else {
+            return false;
+        };
+        let Some(holders) = users.get_mut(user) else {
             return false;
         };
         if !holders.rules.remove(rule) {
@@ -54,28 +58,41 @@ impl RuleMemberships {
         }
         let free = !holders.admin && holders.rules.is_empty();
         if free {
-            self.holders.remove(&key);
+            self.forget(group, user);
         }
         free
     }
 
     /// The membership is gone (an admin removed it, or its group or user was deleted).
     pub fn forget(&mut self, group: &str, user: &str) {
-        self.holders.remove(&(group.to_string(), user.to_string()));
+        if let Some(users) = self.holders.get_mut(group) {
+            users.remove(user);
+            if users.is_empty() {
+                self.holders.remove(group);
+            }
+        }
     }
 
     /// Every membership `rule` holds.
     pub fn held_by(&self, rule: &str) -> Vec<Membership> {
         self.holders
             .iter()
-            .filter(|(_, h)| h.rules.contains(rule))
-            .map(|(m, _)| m.clone())
+            .flat_map(|(group, users)| {
+                users
+                    .iter()
+                    .filter(|(_, h)| h.rules.contains(rule))
+                    .map(move |(user, _)| (group.clone(), user.clone()))
+            })
             .collect()
     }
 
     /// A deleted rule's memberships that stay (`removeUsers` not set) become static ones.
     pub fn make_static(&mut self, rule: &str) {
-        for holders in self.holders.values_mut() {
+        for holders in self
+            .holders
+            .values_mut()
+            .flat_map(|users| users.values_mut())
+        {
             if holders.rules.remove(rule) {
                 holders.admin = true;
             }
@@ -84,7 +101,11 @@ impl RuleMemberships {
 
     /// A fixture cannot say who made a membership: one an active rule implies is the rule's.
     pub fn settle_fixture(&mut self) {
-        for holders in self.holders.values_mut() {
+        for holders in self
+            .holders
+            .values_mut()
+            .flat_map(|users| users.values_mut())
+        {
             if !holders.rules.is_empty() {
                 holders.admin = false;
             }
@@ -93,7 +114,9 @@ impl RuleMemberships {
 
     fn entry(&mut self, group: &str, user: &str) -> &mut Holders {
         self.holders
-            .entry((group.to_string(), user.to_string()))
+            .entry(group.to_string())
+            .or_default()
+            .entry(user.to_string())
             .or_default()
     }
 }
