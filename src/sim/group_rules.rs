@@ -14,7 +14,7 @@
 //!
 //! Must not know HTTP: callers log the changes and answer.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -117,18 +117,17 @@ fn active_rules(org: &Org) -> Vec<Rule> {
 }
 
 /// The groups (ids) of `users` (of every user when `None`), from the membership objects.
-fn memberships(org: &Org, users: Option<&BTreeSet<&str>>) -> BTreeMap<String, BTreeSet<String>> {
-    let mut by_user: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for member in org.all(MEMBERSHIP) {
-        if users.is_some_and(|wanted| !wanted.contains(member.id.as_str())) {
+fn memberships(org: &Org, users: Option<&HashSet<&str>>) -> HashMap<String, BTreeSet<String>> {
+    let mut by_user: HashMap<String, BTreeSet<String>> = HashMap::new();
+    // A membership's parent key is its group's id and its id the user's: no object is read.
+    for (group, user) in org.keys(MEMBERSHIP, None) {
+        if users.is_some_and(|wanted| !wanted.contains(user)) {
             continue;
         }
-        if let Some((_, group)) = &member.parent {
-            by_user
-                .entry(member.id.clone())
-                .or_default()
-                .insert(group.clone());
-        }
+        by_user
+            .entry(user.to_string())
+            .or_default()
+            .insert(group.to_string());
     }
     by_user
 }
@@ -159,8 +158,12 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
     let Some(membership_kind) = catalogue.kind(MEMBERSHIP) else {
         return Vec::new();
     };
-    let rules = active_rules(org);
     let (names, everyone) = groups(org);
+    // A rule's targets that are not groups of the org are left out once, not per user.
+    let mut rules = active_rules(org);
+    for rule in &mut rules {
+        rule.targets.retain(|g| names.contains_key(g));
+    }
     let mut member_of = memberships(
         org,
         users
@@ -208,7 +211,7 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
                     .collect()
             };
             for (rule, hit) in rules.iter().zip(verdicts) {
-                for group in rule.targets.iter().filter(|g| names.contains_key(*g)) {
+                for group in &rule.targets {
                     let held = org.rule_memberships.held_by_rule(group, user_id, &rule.id);
                     if hit && !held {
                         org.rule_memberships.hold_by_rule(group, user_id, &rule.id);

@@ -5,7 +5,7 @@
 //! Plain bookkeeping: it does not create or remove membership objects (`sim::group_rules`
 //! does), and knows nothing of HTTP.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 /// The kind whose objects are group memberships.
 pub const KIND: &str = "group_membership";
@@ -23,7 +23,7 @@ struct Holders {
 /// `&str`, with no allocation: rule evaluation asks for every user and rule).
 #[derive(Debug, Default, Clone)]
 pub struct RuleMemberships {
-    holders: BTreeMap<String, BTreeMap<String, Holders>>,
+    holders: HashMap<String, HashMap<String, Holders>>,
 }
 
 impl RuleMemberships {
@@ -73,9 +73,10 @@ impl RuleMemberships {
         }
     }
 
-    /// Every membership `rule` holds.
+    /// Every membership `rule` holds, sorted.
     pub fn held_by(&self, rule: &str) -> Vec<Membership> {
-        self.holders
+        let mut held: Vec<Membership> = self
+            .holders
             .iter()
             .flat_map(|(group, users)| {
                 users
@@ -83,7 +84,9 @@ impl RuleMemberships {
                     .filter(|(_, h)| h.rules.contains(rule))
                     .map(move |(user, _)| (group.clone(), user.clone()))
             })
-            .collect()
+            .collect();
+        held.sort();
+        held
     }
 
     /// A deleted rule's memberships that stay (`removeUsers` not set) become static ones.
