@@ -1,8 +1,9 @@
 //! `--generate users=N,groups=N,apps=N,...`: adds a large, realistic org to the loaded fixture,
 //! deterministically from a seed: users in every status with about 1 KB of profile each, groups,
 //! bookmark and SWA apps, group memberships and app assignments per user, and app group
-//! assignments. Bodies go through canonicalisation, so the org holds exactly what a backup of
-//! it would write.
+//! assignments. The org holds exactly what a backup of it would write: groups and apps go
+//! through canonicalisation, and the hundreds of thousands of users and relationship members
+//! are built in canonical form directly (a unit test holds every generated body canonical).
 //!
 //! Must not depend on the clock for anything but last sign-ins, which are generated as "days
 //! before now" so that the activity bucket kept in the files is the same on any day.
