@@ -9,12 +9,10 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::org::Org;
+use super::org::{ID_ALPHABET, Org};
 use super::present::Secrets;
 use super::seeded::Seeded;
 use crate::catalogue::Catalogue;
-
-const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// The org with fresh ids, its secrets re-keyed, and the old → new id map.
 pub fn remap(
@@ -70,7 +68,7 @@ fn fresh_id(old: &str, random: &mut Seeded) -> String {
     let prefix: String = old.chars().take(3).collect();
     let mut out = prefix;
     while out.len() < old.len() {
-        out.push(ALPHABET[random.below(ALPHABET.len())] as char);
+        out.push(ID_ALPHABET[random.below(ID_ALPHABET.len())] as char);
     }
     out
 }

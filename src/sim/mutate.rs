@@ -176,29 +176,68 @@ fn edit(generator: &mut Generator<'_, '_>, org: &mut Org, object: &Object) {
             } else {
                 "ACTIVE"
             };
-            body["status"] = json!(next);
+            set(body, &["status"], json!(next));
         }
         ("user", _) => {
-            body["profile"]["title"] = json!(format!("Principal Specialist {serial}"));
-            body["profile"]["city"] = json!("Lisbon");
+            set(
+                body,
+                &["profile", "title"],
+                json!(format!("Principal Specialist {serial}")),
+            );
+            set(body, &["profile", "city"], json!("Lisbon"));
         }
         ("group", 0) => {
             let name = body["profile"]["name"]
                 .as_str()
                 .unwrap_or("Group")
                 .to_string();
-            body["profile"]["name"] = json!(format!("{name} (renamed {serial})"));
+            set(
+                body,
+                &["profile", "name"],
+                json!(format!("{name} (renamed {serial})")),
+            );
         }
         ("group", _) => {
-            body["profile"]["description"] = json!(format!("Reorganised, ticket IT-{serial}"));
+            set(
+                body,
+                &["profile", "description"],
+                json!(format!("Reorganised, ticket IT-{serial}")),
+            );
         }
         ("app", 0) => {
             let label = body["label"].as_str().unwrap_or("App").to_string();
-            body["label"] = json!(format!("{label} (renamed {serial})"));
+            set(
+                body,
+                &["label"],
+                json!(format!("{label} (renamed {serial})")),
+            );
         }
         (_, _) => {
-            body["visibility"]["hide"]["web"] = json!(true);
+            set(body, &["visibility", "hide", "web"], json!(true));
         }
+    }
+}
+
+/// Sets `path` in `body`, creating missing objects on the way; a fixture value of another type
+/// in the way (a folder's file may hold anything) leaves the body unchanged.
+fn set(body: &mut Value, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = body;
+    for key in parents {
+        let Value::Object(map) = current else {
+            return;
+        };
+        current = map
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if current.is_null() {
+            *current = Value::Object(serde_json::Map::new());
+        }
+    }
+    if let Value::Object(map) = current {
+        map.insert(last.to_string(), value);
     }
 }
 
@@ -206,6 +245,17 @@ fn edit(generator: &mut Generator<'_, '_>, org: &mut Org, object: &Object) {
 mod tests {
     use super::*;
     use crate::sim::generate::{Sizes, generate};
+
+    #[test]
+    fn edits_never_panic_on_a_fixture_value_of_another_type() {
+        let mut body = json!({"profile": "not an object", "visibility": null});
+        set(&mut body, &["profile", "title"], json!("x"));
+        set(&mut body, &["visibility", "hide", "web"], json!(true));
+        assert_eq!(
+            body,
+            json!({"profile": "not an object", "visibility": {"hide": {"web": true}}})
+        );
+    }
 
     #[test]
     fn percentages_parse_and_refuse_nonsense() {

@@ -116,6 +116,10 @@ pub struct Org {
     pub rule_memberships: super::rule_memberships::RuleMemberships,
 }
 
+/// The characters of Okta ids after their prefix.
+pub(super) const ID_ALPHABET: &[u8] =
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
 /// Id prefixes Okta uses, per kind (an observation, NOTES.md §1.1); others get `0sm`.
 fn id_prefix(kind: &str) -> &'static str {
     match kind {
@@ -237,13 +241,12 @@ impl Org {
 
     /// A new id in Okta's shape: a kind prefix and 17 more characters, unique in this org.
     pub fn new_id(&mut self, kind: &str) -> String {
-        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
         self.next_id += 1;
         // Spread consecutive numbers over the alphabet so ids do not look sequential.
         let mut n = self.next_id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut suffix = String::with_capacity(17);
         for _ in 0..17 {
-            suffix.push(ALPHABET[(n % 62) as usize] as char);
+            suffix.push(ID_ALPHABET[(n % 62) as usize] as char);
             n /= 62;
             if n == 0 {
                 n = self.next_id.wrapping_mul(0xBF58_476D_1CE4_E5B9) | 1;
