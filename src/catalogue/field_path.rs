@@ -156,6 +156,20 @@ impl FieldPath {
         visit(value, &self.segments, apply);
     }
 
+    /// True when this path (which may hold `*` and `[*]`) describes the concrete `path`: same
+    /// length, `*` standing for any key and `[*]` for any element.
+    pub fn matches_concrete(&self, path: &FieldPath) -> bool {
+        self.segments.len() == path.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&path.segments)
+                .all(|(pattern, segment)| match (pattern, segment) {
+                    (Segment::AnyKey, Segment::Key(_)) => true,
+                    (pattern, segment) => pattern == segment,
+                })
+    }
+
     /// The single value at a path without `[*]` or `*`, if present.
     pub fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
         let mut current = value;

@@ -116,6 +116,37 @@ impl FieldIndex {
         self.response.get(&path.to_string())
     }
 
+    /// What the request schema says of the field at a concrete path, matching the members of
+    /// open objects (`definitions.custom.properties.badgeId.unique` is described by
+    /// `definitions.custom.properties.*.unique`).
+    pub fn request_field(&self, path: &FieldPath) -> Option<&FieldInfo> {
+        let mut matched: Vec<Segment> = Vec::new();
+        for segment in path.segments() {
+            let mut exact = matched.clone();
+            exact.push(segment.clone());
+            if self
+                .request
+                .contains_key(&FieldPath::from_segments(exact).to_string())
+            {
+                matched.push(segment.clone());
+                continue;
+            }
+            let mut any = matched.clone();
+            any.push(Segment::AnyKey);
+            if matches!(segment, Segment::Key(_))
+                && self
+                    .request
+                    .contains_key(&FieldPath::from_segments(any).to_string())
+            {
+                matched.push(Segment::AnyKey);
+                continue;
+            }
+            return None;
+        }
+        self.request
+            .get(&FieldPath::from_segments(matched).to_string())
+    }
+
     /// Renders the index as JSON with one field per line, so diffs of regenerated files read well.
     pub fn to_pretty_json(&self) -> String {
         let mut out = String::from("{\n");
@@ -176,6 +207,30 @@ fn has_field(fields: &BTreeMap<String, FieldInfo>, path: &FieldPath) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_concrete_path_finds_the_field_of_its_open_object() {
+        let mut index = FieldIndex::default();
+        for (path, ty) in [
+            ("props", "object"),
+            ("props.*", "object"),
+            ("props.*.unique", "boolean"),
+        ] {
+            index.request.insert(
+                path.into(),
+                FieldInfo {
+                    ty: ty.into(),
+                    ..FieldInfo::default()
+                },
+            );
+        }
+        let path = |text: &str| FieldPath::parse(text).expect("a path");
+        let found = index.request_field(&path("props.badgeId.unique"));
+        assert_eq!(found.map(|info| info.ty.as_str()), Some("boolean"));
+        assert!(index.request_field(&path("props.badgeId.other")).is_none());
+        assert!(path("props.*.unique").matches_concrete(&path("props.badgeId.unique")));
+        assert!(!path("props.*.unique").matches_concrete(&path("props.unique")));
+    }
 
     #[test]
     fn open_objects_accept_any_member() {

@@ -302,6 +302,9 @@ pub struct Kind {
     /// Request fields Okta's spec marks required that Okta does not require (the spec's
     /// `required` is wrong for some variants).
     pub optional: Vec<FieldPath>,
+    /// JSON types Okta really sends and accepts where its spec says otherwise (a user schema
+    /// attribute's `unique` is the string `UNIQUE_VALIDATED`, not a boolean), `|`-joined.
+    pub types: Vec<(FieldPath, String)>,
     pub secret: Vec<FieldPath>,
     pub sets: Vec<SetArray>,
     /// Defaults declared in the kind file (they override the spec's).

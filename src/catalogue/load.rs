@@ -174,6 +174,8 @@ struct RawFields {
     required: Vec<Spanned<String>>,
     #[serde(default)]
     optional: Vec<Spanned<String>>,
+    #[serde(default)]
+    types: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -751,6 +753,25 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
     let read_only = c.paths(&raw.fields.read_only, "fields.read_only");
     let required = c.paths(&raw.fields.required, "fields.required");
     let optional = c.paths(&raw.fields.optional, "fields.optional");
+    let mut types = Vec::new();
+    for (path, ty) in &raw.fields.types {
+        let offset = ty.span().start;
+        let Some(parsed) = c.path(path, offset, "fields.types") else {
+            continue;
+        };
+        let known = ["string", "integer", "number", "boolean", "object", "array"];
+        match ty.get_ref().split('|').find(|part| !known.contains(part)) {
+            Some(bad) => c.report(
+                offset,
+                "fields.types",
+                format!(
+                    "`{path}`: `{bad}` is not a JSON type (one or more of {} joined by `|`)",
+                    known.join(", ")
+                ),
+            ),
+            None => types.push((parsed, ty.get_ref().clone())),
+        }
+    }
     let secret = c.paths(&raw.fields.secret, "fields.secret");
     for path in &secret {
         if volatile.contains(path) {
@@ -943,6 +964,7 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
         read_only,
         required,
         optional,
+        types,
         secret,
         sets,
         effective_defaults: defaults.clone(),

@@ -643,6 +643,29 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                 );
             }
         }
+        // A type override must name a field of the spec, with another type than the spec's.
+        for (path, ty) in &kind.types {
+            let text = path.to_string();
+            let spec_ty = index
+                .request
+                .get(&text)
+                .or_else(|| index.response.get(&text))
+                .map(|info| info.ty.clone());
+            match spec_ty {
+                None => problem(
+                    "fields.types".into(),
+                    format!(
+                        "`{path}` is not a field of {}'s schemas in Okta's spec",
+                        kind.name
+                    ),
+                ),
+                Some(spec_ty) if spec_ty == *ty => problem(
+                    "fields.types".into(),
+                    format!("`{path}` is already `{ty}` in Okta's spec; drop it here"),
+                ),
+                Some(_) => {}
+            }
+        }
         // Every named path must exist in the response schema.
         if !index.response.is_empty() {
             for (field, path) in kind.named_paths() {

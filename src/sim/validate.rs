@@ -143,9 +143,26 @@ fn ignored(kind: &Kind, index: &FieldIndex, path: &FieldPath) -> bool {
             .is_some_and(|info| info.read_only)
 }
 
-/// A problem when `value` at `path` does not have the type the request schema gives it.
-fn type_problem(index: &FieldIndex, path: &FieldPath, value: &Value) -> Option<String> {
-    let info = index.request.get(&path.to_string())?;
+/// A problem when `value` at `path` does not have the type the request schema gives it (or the
+/// type the kind file says Okta really accepts there).
+fn type_problem(
+    kind: &Kind,
+    index: &FieldIndex,
+    path: &FieldPath,
+    value: &Value,
+) -> Option<String> {
+    let spec = index.request_field(path)?;
+    let overridden;
+    let info = match kind.types.iter().find(|(p, _)| p.matches_concrete(path)) {
+        Some((_, ty)) => {
+            overridden = crate::catalogue::FieldInfo {
+                ty: ty.clone(),
+                ..spec.clone()
+            };
+            &overridden
+        }
+        None => spec,
+    };
     (!value.is_null() && !info.accepts(value))
         .then(|| format!("{path}: expected {}, got {}", info.ty, json_type(value)))
 }
@@ -170,7 +187,7 @@ fn walk(
                     ));
                     continue;
                 }
-                match type_problem(index, &child_path, child) {
+                match type_problem(kind, index, &child_path, child) {
                     Some(problem) => problems.push(problem),
                     None => walk(kind, index, child, &child_path, problems),
                 }
@@ -179,7 +196,7 @@ fn walk(
         Value::Array(items) => {
             let each = path.child(Segment::Each);
             for item in items {
-                match type_problem(index, &each, item) {
+                match type_problem(kind, index, &each, item) {
                     Some(problem) => problems.push(problem),
                     None => walk(kind, index, item, &each, problems),
                 }

@@ -144,3 +144,38 @@ async fn a_required_field_under_an_absent_optional_object_is_not_missing() {
         vec!["channel: The field cannot be left blank"]
     );
 }
+
+/// Members of open objects are typed too (a custom attribute's `maxLength` is an integer), and
+/// a kind file's `types` follow what Okta accepts where its spec differs (`unique`).
+#[tokio::test]
+async fn members_of_open_objects_are_type_checked_with_the_kinds_overrides() {
+    let sim = Sim::start_named("small", &[]);
+    let path = "/api/v1/meta/schemas/user/osc1smemployee";
+    let attribute = |extra: Value| {
+        let mut badge = json!({"title": "Badge", "type": "string"});
+        if let (Some(badge), Some(extra)) = (badge.as_object_mut(), extra.as_object()) {
+            badge.extend(extra.clone());
+        }
+        json!({"definitions": {"custom": {"id": "#custom", "type": "object",
+            "properties": {"badgeId": badge}}}})
+    };
+    let (status, body) = status_and_body(
+        sim.post_json(path, &attribute(json!({"maxLength": "ten"})))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        causes(&body)
+            .iter()
+            .chain(std::iter::once(&body["errorSummary"].to_string()))
+            .any(|c| c.contains("definitions.custom.properties.badgeId.maxLength")),
+        "{body}"
+    );
+    let (status, body) = status_and_body(
+        sim.post_json(path, &attribute(json!({"unique": "UNIQUE_VALIDATED"})))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
