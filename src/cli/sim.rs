@@ -237,6 +237,15 @@ fn write_tree(
     dir: &std::path::Path,
     mutate: Option<f64>,
 ) -> Result<Outcome, Failure> {
+    // Both folders are checked before anything is built or written.
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push("-mutated");
+    let mutated_dir = dir.with_file_name(name);
+    sim::export::ensure_writable(dir).map_err(|e| Failure::Usage(format!("--write-tree: {e}")))?;
+    if mutate.is_some() {
+        sim::export::ensure_writable(&mutated_dir)
+            .map_err(|e| Failure::Usage(format!("--mutate: {e}")))?;
+    }
     let built = sim::build_org(catalogue, options).map_err(|e| anyhow::anyhow!("{e}"))?;
     let written = sim::export::write_tree(catalogue, &built.org, &built.secrets, dir)
         .map_err(|e| anyhow::anyhow!("--write-tree: {e}"))?;
@@ -260,9 +269,6 @@ fn write_tree(
             chrono::Utc::now(),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut name = dir.file_name().unwrap_or_default().to_os_string();
-        name.push("-mutated");
-        let mutated_dir = dir.with_file_name(name);
         let mutated = sim::export::write_tree(catalogue, &org, &built.secrets, &mutated_dir)
             .map_err(|e| anyhow::anyhow!("--mutate: {e}"))?;
         summary["mutated"] = serde_json::json!({

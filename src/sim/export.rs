@@ -45,15 +45,7 @@ pub fn write_tree(
     secrets: &Secrets,
     dir: &Path,
 ) -> Result<Written, ExportError> {
-    if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).map_err(|source| ExportError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        if entries.next().is_some() {
-            return Err(ExportError::NotEmpty(dir.to_path_buf()));
-        }
-    }
+    ensure_writable(dir)?;
     let files = files(catalogue, org)?;
     let staging = staging_dir(dir);
     let result = write_files(&staging, &files, secrets).and_then(|()| {
@@ -77,6 +69,20 @@ pub fn write_tree(
         files: files.len(),
         objects: org.len(),
     })
+}
+
+/// Refuses a folder that exists and is not empty (a tree is never written over another).
+pub fn ensure_writable(dir: &Path) -> Result<(), ExportError> {
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir).map_err(|source| ExportError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        if entries.next().is_some() {
+            return Err(ExportError::NotEmpty(dir.to_path_buf()));
+        }
+    }
+    Ok(())
 }
 
 /// The files of `org`'s tree: relative path to canonical text.

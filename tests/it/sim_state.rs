@@ -317,10 +317,28 @@ fn write_tree_is_deterministic_loads_back_and_writes_the_same_tree_again() {
         "--write-tree",
         first.to_str().unwrap(),
     ]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "a usage error");
     assert!(
         stderr.contains("already exists and is not empty"),
         "{stderr}"
+    );
+    // With --mutate, an occupied DIR-mutated is refused before DIR is written.
+    let fresh = scratch.0.join("fresh");
+    std::fs::create_dir_all(scratch.0.join("fresh-mutated/okta")).unwrap();
+    let (code, _, stderr) = butterfly(&[
+        "sim",
+        "--fixture",
+        "tiny",
+        "--write-tree",
+        fresh.to_str().unwrap(),
+        "--mutate",
+        "1%",
+    ]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("fresh-mutated"), "{stderr}");
+    assert!(
+        !fresh.exists(),
+        "nothing is written when a folder is refused"
     );
 }
 
