@@ -263,7 +263,7 @@ fn write_tree(
             catalogue,
             &mut org,
             percent,
-            &built.generated,
+            &built.fixture_ids,
             options.seed,
             &key,
             chrono::Utc::now(),

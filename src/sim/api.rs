@@ -100,13 +100,7 @@ pub async fn handle(
         let form: HashMap<String, String> = url_form(&String::from_utf8_lossy(&body))
             .into_iter()
             .collect();
-        let base = format!(
-            "http://{}",
-            headers
-                .get("host")
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("127.0.0.1")
-        );
+        let base = base_url(&headers);
         state.auth.token(&super::auth::TokenRequest {
             headers: &headers,
             form: &form,
@@ -277,13 +271,7 @@ fn api(
         })
         .map(|op| op.scopes.clone())
         .unwrap_or_default();
-    let base = format!(
-        "http://{}",
-        headers
-            .get("host")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("127.0.0.1")
-    );
+    let base = base_url(headers);
     let request = super::auth::ApiRequest {
         method: method_name,
         base_url: &base,
@@ -885,7 +873,7 @@ impl Context<'_> {
     fn path_with_query(&self, overrides: &[(&str, &str)]) -> String {
         let mut path = self.matched.route.template.clone();
         for (name, value) in &self.matched.params {
-            path = path.replace(&format!("{{{name}}}"), &encode(value));
+            path = path.replace(&format!("{{{name}}}"), &super::route::encode(value));
         }
         let mut pairs: Vec<(String, String)> = self
             .query
@@ -904,7 +892,7 @@ impl Context<'_> {
         } else {
             let query: Vec<String> = pairs
                 .iter()
-                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .map(|(k, v)| format!("{}={}", super::route::encode(k), super::route::encode(v)))
                 .collect();
             format!("{path}?{}", query.join("&"))
         }
@@ -1238,18 +1226,6 @@ fn now_text() -> String {
         .to_string()
 }
 
-pub(super) fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 /// The rules a list's `search` or `filter` expression follows.
 fn dialect(kind: &str, param: &str) -> super::filter::Dialect {
     use super::filter::Dialect;
@@ -1270,4 +1246,15 @@ fn invalid_search(param: &str, error: &super::filter::FilterError) -> OktaError 
         "Invalid search criteria.",
     )
     .with_cause(format!("{param}: {error}"))
+}
+
+/// The simulator's own URL as the client addressed it (the `Host` header).
+fn base_url(headers: &HeaderMap) -> String {
+    format!(
+        "http://{}",
+        headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1")
+    )
 }

@@ -198,7 +198,7 @@ impl SystemLog {
             params.sort();
             let encoded: Vec<String> = params
                 .iter()
-                .map(|(k, v)| format!("{}={}", super::api::encode(k), super::api::encode(v)))
+                .map(|(k, v)| format!("{}={}", super::route::encode(k), super::route::encode(v)))
                 .collect();
             Some(format!("{base}/api/v1/logs?{}", encoded.join("&")))
         } else {

@@ -112,8 +112,8 @@ impl Options {
 pub struct Built {
     pub org: Org,
     pub secrets: present::Secrets,
-    /// The ids of generated objects.
-    pub generated: std::collections::HashSet<String>,
+    /// The ids of the fixture's objects (everything else was generated).
+    pub fixture_ids: std::collections::HashSet<String>,
     pub summary: Option<generate::Generated>,
 }
 
@@ -133,11 +133,10 @@ pub fn build_org(catalogue: &Catalogue, options: &Options) -> Result<Built, Star
         org = fresh;
         secrets = fresh_secrets;
     }
-    let mut generated = std::collections::HashSet::new();
+    let fixture_ids: std::collections::HashSet<String> =
+        org.objects().map(|o| o.id.clone()).collect();
     let mut summary = None;
     if let Some(sizes) = &options.generate {
-        let before: std::collections::HashSet<String> =
-            org.objects().map(|o| o.id.clone()).collect();
         let key = fixture_key()?;
         summary = Some(
             generate::generate(
@@ -155,16 +154,11 @@ pub fn build_org(catalogue: &Catalogue, options: &Options) -> Result<Built, Star
             elapsed_ms = elapsed_ms(),
             "objects generated"
         );
-        generated = org
-            .objects()
-            .map(|o| o.id.clone())
-            .filter(|id| !before.contains(id))
-            .collect();
         // The fixture's active group rules take in the generated users, as Okta would.
         let users: Vec<String> = org
             .all("user")
             .iter()
-            .filter(|u| generated.contains(&u.id))
+            .filter(|u| !fixture_ids.contains(&u.id))
             .map(|u| u.id.clone())
             .collect();
         let changes = group_rules::apply(catalogue, &mut org, Some(&users));
@@ -177,7 +171,7 @@ pub fn build_org(catalogue: &Catalogue, options: &Options) -> Result<Built, Star
     Ok(Built {
         org,
         secrets,
-        generated,
+        fixture_ids,
         summary,
     })
 }

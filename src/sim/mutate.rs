@@ -37,13 +37,13 @@ pub fn parse_percent(text: &str) -> Result<f64, String> {
 }
 
 /// Changes `percent` % of the org's users, groups and apps (at least one object when the
-/// percentage is above zero). `generated` holds the ids the generator made: only they, and
-/// objects nothing references, may be removed.
+/// percentage is above zero). `fixture_ids` are the fixture's own objects: they are removed only
+/// when nothing references them; generated objects always may be.
 pub fn mutate(
     catalogue: &Catalogue,
     org: &mut Org,
     percent: f64,
-    generated: &HashSet<String>,
+    fixture_ids: &HashSet<String>,
     seed: u64,
     key: &FingerprintKey,
     now: DateTime<Utc>,
@@ -95,7 +95,7 @@ pub fn mutate(
         let Some(object) = org.get(&kind, &id).cloned() else {
             continue;
         };
-        if roll >= 70 && removable(catalogue, org, &object, generated) {
+        if roll >= 70 && removable(catalogue, org, &object, fixture_ids) {
             remove_everywhere(catalogue, org, &object);
             done.removed += 1;
         } else {
@@ -116,9 +116,9 @@ fn removable(
     catalogue: &Catalogue,
     org: &Org,
     object: &Object,
-    generated: &HashSet<String>,
+    fixture_ids: &HashSet<String>,
 ) -> bool {
-    if generated.contains(&object.id) {
+    if !fixture_ids.contains(&object.id) {
         return true;
     }
     let Some(kind) = catalogue.kind(&object.kind) else {
@@ -273,9 +273,9 @@ mod tests {
         let mut org = Org::default();
         let sizes = Sizes::parse("users=1000,groups=40,apps=10").expect("sizes");
         generate(catalogue, &mut org, &sizes, 3, &key, now).expect("generates");
-        let generated: HashSet<String> = org.objects().map(|o| o.id.clone()).collect();
+        let fixture_ids: HashSet<String> = HashSet::new();
         let before = org.clone();
-        let done = mutate(catalogue, &mut org, 5.0, &generated, 3, &key, now).expect("mutates");
+        let done = mutate(catalogue, &mut org, 5.0, &fixture_ids, 3, &key, now).expect("mutates");
         assert_eq!(done.modified + done.removed + done.added, 53, "{done:?}");
         assert!(
             done.removed > 0 && done.added > 0 && done.modified > 0,

@@ -187,6 +187,19 @@ impl Routes {
     }
 }
 
+/// Percent-encodes one path segment or query value (every byte but RFC 3986's unreserved ones).
+pub fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes `%XX` escapes of a path segment (invalid escapes are kept as they are).
 pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();

@@ -55,19 +55,6 @@ struct Contract<'a> {
     empty_kinds: BTreeSet<String>,
 }
 
-/// Percent-encodes one path segment or query value.
-fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 /// `endpoint`'s path with every placeholder the chain can fill filled in; `None` when one is
 /// left (a value the objects do not carry).
 fn fill(
@@ -92,7 +79,7 @@ fn fill(
         if source.last_segment {
             text = text.rsplit('/').next().unwrap_or_default().to_string();
         }
-        path = path.replace(&placeholder, &encode(&text));
+        path = path.replace(&placeholder, &butterfly::sim::route::encode(&text));
     }
     (!path.contains('{')).then_some(path)
 }
@@ -189,9 +176,13 @@ impl Contract<'_> {
             if let (Some(each), Some(value)) = (&list.each, value) {
                 let placeholder = format!("{{{}}}", each.param);
                 if path.contains(&placeholder) {
-                    path = path.replace(&placeholder, &encode(value));
+                    path = path.replace(&placeholder, &butterfly::sim::route::encode(value));
                 } else {
-                    query.push(format!("{}={}", each.param, encode(value)));
+                    query.push(format!(
+                        "{}={}",
+                        each.param,
+                        butterfly::sim::route::encode(value)
+                    ));
                 }
             }
             if list.pagination != Pagination::None {
@@ -539,7 +530,7 @@ async fn okta_example_bodies_are_accepted_or_refused_naming_a_field() {
             let query: Vec<String> = create
                 .query
                 .iter()
-                .map(|(k, v)| format!("{k}={}", encode(v)))
+                .map(|(k, v)| format!("{k}={}", butterfly::sim::route::encode(v)))
                 .collect();
             url = format!("{url}?{}", query.join("&"));
         }

@@ -41,23 +41,6 @@ fn fixtures() -> Vec<PathBuf> {
     dirs
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 fn small() -> PathBuf {
     root().join("fixtures/orgs/small")
 }
@@ -86,7 +69,7 @@ fn fixture_files_are_canonical_and_where_the_layout_puts_them() {
     };
     let bless = std::env::var_os("BUTTERFLY_BLESS").is_some_and(|v| v == "1");
     for dir in fixtures() {
-        let files = files_under(&dir.join("okta"));
+        let files = crate::support::files_under(&dir.join("okta"));
         assert!(files.len() > 10, "{}", dir.display());
         let mut named: BTreeMap<Siblings, Vec<Named>> = BTreeMap::new();
         for path in files {

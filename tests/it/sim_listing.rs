@@ -67,19 +67,13 @@ fn bind(path: &str, variant: &Variant, ancestors: &[Value]) -> String {
                 .get(source.depth - 1)
                 .and_then(|body| value_of(source, body))
         {
-            path = path.replace(&format!("{{{name}}}"), &encode(&value));
+            path = path.replace(
+                &format!("{{{name}}}"),
+                &butterfly::sim::route::encode(&value),
+            );
         }
     }
     path
-}
-
-fn encode(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace(' ', "%20")
-        .replace('"', "%22")
-        .replace('/', "%2F")
-        .replace('#', "%23")
-        .replace('?', "%3F")
 }
 
 #[tokio::test]
@@ -120,7 +114,11 @@ async fn every_kind_of_small_lists_exactly_the_fixtures_objects_once() {
                 for value in values {
                     let mut query = Vec::new();
                     if let (Some(each), Some(value)) = (&list.each, value) {
-                        query.push(format!("{}={}", each.param, encode(value)));
+                        query.push(format!(
+                            "{}={}",
+                            each.param,
+                            butterfly::sim::route::encode(value)
+                        ));
                     }
                     if list.pagination != Pagination::None {
                         query.push("limit=2".to_string());
