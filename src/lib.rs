@@ -5,5 +5,6 @@
 
 pub mod catalogue;
 pub mod cli;
+pub mod provider;
 pub mod sim;
 pub mod snapshot;

@@ -5,6 +5,7 @@ mod canonical_golden;
 mod catalogue_cli;
 mod catalogue_examples;
 mod catalogue_spec;
+mod okta_client;
 mod sim_api;
 mod sim_auth;
 mod sim_contract;
