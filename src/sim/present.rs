@@ -91,7 +91,23 @@ pub fn okta_like(
                     set_path(map, &field.from, json!(url));
                 }
             }
-            Transform::Copy => set_path(map, &field.from, derived_value.clone()),
+            Transform::Copy => match each_split(&field.from) {
+                // `_embedded.brands[*].id`: one embedded object per value.
+                Some((outer, inner)) => {
+                    let items: Vec<Value> = derived_value
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|item| {
+                            let mut element = Map::new();
+                            set_path(&mut element, &inner, item.clone());
+                            Value::Object(element)
+                        })
+                        .collect();
+                    set_path(map, &outer, Value::Array(items));
+                }
+                None => set_path(map, &field.from, derived_value.clone()),
+            },
         }
     }
     // Plaintext secrets where Okta returns them.
@@ -160,6 +176,20 @@ pub fn okta_like(
     }
     map.insert("_links".to_string(), Value::Object(links));
     value
+}
+
+/// A path with one `[*]` split around it (`a.b[*].c` → `a.b`, `c`).
+fn each_split(path: &FieldPath) -> Option<(FieldPath, FieldPath)> {
+    let segments = path.segments();
+    let at = segments.iter().position(|s| *s == Segment::Each)?;
+    let inner = &segments[at + 1..];
+    if inner.is_empty() || inner.contains(&Segment::Each) {
+        return None;
+    }
+    Some((
+        FieldPath::from_segments(segments[..at].to_vec()),
+        FieldPath::from_segments(inner.to_vec()),
+    ))
 }
 
 fn set_path(map: &mut Map<String, Value>, path: &FieldPath, value: Value) {

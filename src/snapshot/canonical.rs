@@ -165,7 +165,13 @@ fn remove_path(value: &mut Value, segments: &[Segment]) {
         [first, rest @ ..] => match (first, value) {
             (Segment::Key(key), Value::Object(map)) => {
                 if let Some(child) = map.get_mut(key) {
+                    let was_empty = child.as_object().is_some_and(Map::is_empty);
                     remove_path(child, rest);
+                    // An object that held only volatile fields goes with them (an app's
+                    // `credentials.signing` of rotation times): it said nothing stable.
+                    if !was_empty && child.as_object().is_some_and(Map::is_empty) {
+                        map.remove(key);
+                    }
                 }
             }
             (Segment::Each, Value::Array(items)) => {
@@ -295,6 +301,23 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z")
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn an_object_of_only_volatile_fields_goes_but_an_empty_one_stays() {
+        let context = Context {
+            key: None,
+            now: now(),
+        };
+        let app = json!({
+            "id": "0oa1", "label": "A", "name": "bookmark", "signOnMode": "BOOKMARK",
+            "credentials": {"signing": {"lastRotated": "2026-01-02T03:04:05.000Z", "nextRotation": "2026-01-02T03:04:05.000Z"}},
+            "settings": {"app": {}}
+        });
+        let out = canonicalize(kind("app"), &app, &context);
+        assert_eq!(out.get("credentials"), None, "{out}");
+        assert_eq!(out.pointer("/settings/app"), Some(&json!({})), "{out}");
+        assert_eq!(canonicalize(kind("app"), &out, &context), out);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::canonical;
 use super::layout::{self, LayoutError};
-use crate::catalogue::{Kind, Shape};
+use crate::catalogue::{Kind, Shape, Variant};
 
 /// One canonical object to place.
 #[derive(Clone, Copy, Debug)]
@@ -44,80 +44,212 @@ pub enum TreeError {
 /// The files of an org repository holding `entries`: relative path (`okta/…/name.json`) to
 /// canonical text, sorted by path.
 pub fn files(entries: &[Entry<'_>]) -> Result<BTreeMap<String, String>, TreeError> {
-    let mut stems: HashMap<(&str, &str), String> = HashMap::new();
-    let mut pending: Vec<&Entry<'_>> = entries
-        .iter()
-        .filter(|e| !matches!(e.kind.shape, Shape::Relationship { .. }))
-        .collect();
-    let mut out = BTreeMap::new();
-    // Parents first: each round places the objects whose parent already has its final stem.
-    while !pending.is_empty() {
-        let (ready, waiting): (Vec<&Entry<'_>>, Vec<&Entry<'_>>) = pending
-            .into_iter()
-            .partition(|e| e.parent.is_none_or(|p| stems.contains_key(&p)));
-        if ready.is_empty() {
-            let orphan = waiting[0];
-            let (parent_kind, parent_id) = orphan.parent.unwrap_or_default();
-            return Err(TreeError::MissingParent {
-                kind: orphan.kind.name.clone(),
-                id: orphan.id.to_string(),
-                parent_kind: parent_kind.to_string(),
-                parent_id: parent_id.to_string(),
-            });
-        }
-        let mut raw = Vec::with_capacity(ready.len());
-        for entry in &ready {
-            let parent_stem = entry.parent.and_then(|p| stems.get(&p)).map(String::as_str);
-            let variant = entry
-                .kind
-                .variant_for(entry.body, entry.parent.map(|(kind, _)| kind));
-            let stem = layout::stem(entry.kind, variant, entry.body, parent_stem)?;
-            raw.push((stem, entry.id.to_string()));
-        }
-        for (entry, stem) in ready.iter().zip(layout::disambiguate(&raw)) {
-            out.insert(layout::file_path(&stem), canonical::to_text(entry.body));
-            stems.insert((entry.kind.name.as_str(), entry.key), stem);
-        }
-        pending = waiting;
-    }
-    // Relationships: one file per (kind, parent).
+    let mut assembly = Assembly::default();
     let mut groups: BTreeMap<(&str, (&str, &str)), Vec<&Entry<'_>>> = BTreeMap::new();
     for entry in entries {
-        if !matches!(entry.kind.shape, Shape::Relationship { .. }) {
+        if matches!(entry.kind.shape, Shape::Relationship { .. }) {
+            let Some(parent) = entry.parent else {
+                return Err(LayoutError::NoParent {
+                    kind: entry.kind.name.clone(),
+                    id: entry.id.to_string(),
+                }
+                .into());
+            };
+            groups
+                .entry((entry.kind.name.as_str(), parent))
+                .or_default()
+                .push(entry);
             continue;
         }
-        let Some(parent) = entry.parent else {
-            return Err(LayoutError::NoParent {
-                kind: entry.kind.name.clone(),
-                id: entry.id.to_string(),
-            }
-            .into());
-        };
-        groups
-            .entry((entry.kind.name.as_str(), parent))
-            .or_default()
-            .push(entry);
+        let variant = entry
+            .kind
+            .variant_for(entry.body, entry.parent.map(|(kind, _)| kind));
+        assembly.add(
+            entry.kind,
+            variant,
+            Identity {
+                id: entry.id,
+                key: entry.key,
+                parent: entry.parent,
+            },
+            entry.body,
+            canonical::to_text(entry.body),
+        )?;
     }
     for ((_, parent), members) in groups {
         let first = members[0];
-        let Some(parent_stem) = stems.get(&parent) else {
-            return Err(TreeError::MissingParent {
-                kind: first.kind.name.clone(),
-                id: first.id.to_string(),
-                parent_kind: parent.0.to_string(),
-                parent_id: parent.1.to_string(),
-            });
-        };
         let variant = first.kind.variant_for(first.body, Some(parent.0));
-        let stem = layout::stem(first.kind, variant, first.body, Some(parent_stem))?;
         let mut bodies: Vec<Value> = members.iter().map(|m| m.body.clone()).collect();
         canonical::sort_members(first.kind, &mut bodies);
-        out.insert(
-            layout::file_path(&stem),
+        assembly.add_relationship(
+            first.kind,
+            variant,
+            parent,
+            first.id,
+            first.body,
             canonical::to_text(&Value::Array(bodies)),
-        );
+        )?;
     }
-    Ok(out)
+    Ok(assembly.finish()?.into_iter().collect())
+}
+
+/// Where an object sits among the others: its id, its key among its kind's objects, and its
+/// parent's kind and key.
+#[derive(Clone, Copy, Debug)]
+pub struct Identity<'a> {
+    pub id: &'a str,
+    pub key: &'a str,
+    pub parent: Option<(&'a str, &'a str)>,
+}
+
+/// Stands for the parent's final stem in a child's stem until the parent is placed; control
+/// characters never survive escaping, so no name holds it.
+const PARENT_MARK: &str = "\u{0}";
+
+#[derive(Debug)]
+struct Placed<C> {
+    kind: String,
+    id: String,
+    key: String,
+    parent: Option<(String, String)>,
+    /// The stem, with [`PARENT_MARK`] for the parent's.
+    stem: String,
+    content: C,
+}
+
+/// Files assembled one object at a time, placed when all are in: for a backup that streams
+/// objects to storage and keeps only their names and content handles (`C`: the text, or a
+/// git blob id).
+#[derive(Debug)]
+pub struct Assembly<C> {
+    objects: Vec<Placed<C>>,
+    relationships: Vec<Placed<C>>,
+}
+
+impl<C> Default for Assembly<C> {
+    fn default() -> Self {
+        Assembly {
+            objects: Vec::new(),
+            relationships: Vec::new(),
+        }
+    }
+}
+
+fn relative_stem(
+    kind: &Kind,
+    variant: &Variant,
+    body: &Value,
+    nested: bool,
+) -> Result<String, LayoutError> {
+    layout::stem(kind, variant, body, nested.then_some(PARENT_MARK))
+}
+
+impl<C> Assembly<C> {
+    /// Adds a resource or singleton (`body` canonical, `content` its file).
+    pub fn add(
+        &mut self,
+        kind: &Kind,
+        variant: &Variant,
+        identity: Identity<'_>,
+        body: &Value,
+        content: C,
+    ) -> Result<(), LayoutError> {
+        let stem = relative_stem(kind, variant, body, identity.parent.is_some())?;
+        self.objects.push(Placed {
+            kind: kind.name.clone(),
+            id: identity.id.to_string(),
+            key: identity.key.to_string(),
+            parent: identity.parent.map(|(k, p)| (k.to_string(), p.to_string())),
+            stem,
+            content,
+        });
+        Ok(())
+    }
+
+    /// Adds a relationship file: the members of `kind` under `parent` (`content` holds them
+    /// all, sorted; `first` is one of them, for the file name).
+    pub fn add_relationship(
+        &mut self,
+        kind: &Kind,
+        variant: &Variant,
+        parent: (&str, &str),
+        first_id: &str,
+        first: &Value,
+        content: C,
+    ) -> Result<(), LayoutError> {
+        let stem = relative_stem(kind, variant, first, true)?;
+        self.relationships.push(Placed {
+            kind: kind.name.clone(),
+            id: first_id.to_string(),
+            key: String::new(),
+            parent: Some((parent.0.to_string(), parent.1.to_string())),
+            stem,
+            content,
+        });
+        Ok(())
+    }
+
+    /// Drops the objects whose content `keep` refuses (the kinds a backup could not read).
+    pub fn retain(&mut self, mut keep: impl FnMut(&C) -> bool) {
+        self.objects.retain(|p| keep(&p.content));
+        self.relationships.retain(|p| keep(&p.content));
+    }
+
+    /// Every object's final path (parents first, so children nest under their parent's final
+    /// path; colliding names get `~<id>`), with its content, sorted by path.
+    pub fn finish(self) -> Result<Vec<(String, C)>, TreeError> {
+        let mut stems: HashMap<(String, String), String> = HashMap::new();
+        let mut out = Vec::with_capacity(self.objects.len() + self.relationships.len());
+        let mut pending = self.objects;
+        while !pending.is_empty() {
+            let (ready, waiting): (Vec<Placed<C>>, Vec<Placed<C>>) =
+                pending.into_iter().partition(|p| {
+                    p.parent
+                        .as_ref()
+                        .is_none_or(|parent| stems.contains_key(parent))
+                });
+            if ready.is_empty() {
+                let orphan = &waiting[0];
+                let (parent_kind, parent_id) = orphan.parent.clone().unwrap_or_default();
+                return Err(TreeError::MissingParent {
+                    kind: orphan.kind.clone(),
+                    id: orphan.id.clone(),
+                    parent_kind,
+                    parent_id,
+                });
+            }
+            let raw: Vec<(String, String)> = ready
+                .iter()
+                .map(|p| {
+                    let stem = match p.parent.as_ref().and_then(|parent| stems.get(parent)) {
+                        Some(parent) => p.stem.replacen(PARENT_MARK, parent, 1),
+                        None => p.stem.clone(),
+                    };
+                    (stem, p.id.clone())
+                })
+                .collect();
+            for (placed, stem) in ready.into_iter().zip(layout::disambiguate(&raw)) {
+                out.push((layout::file_path(&stem), placed.content));
+                stems.insert((placed.kind, placed.key), stem);
+            }
+            pending = waiting;
+        }
+        for placed in self.relationships {
+            let parent = placed.parent.clone().unwrap_or_default();
+            let Some(parent_stem) = stems.get(&parent) else {
+                return Err(TreeError::MissingParent {
+                    kind: placed.kind,
+                    id: placed.id,
+                    parent_kind: parent.0,
+                    parent_id: parent.1,
+                });
+            };
+            let stem = placed.stem.replacen(PARENT_MARK, parent_stem, 1);
+            out.push((layout::file_path(&stem), placed.content));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
