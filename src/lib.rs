@@ -5,6 +5,7 @@
 
 pub mod catalogue;
 pub mod cli;
+pub mod config;
 pub mod ops;
 pub mod provider;
 pub mod sim;

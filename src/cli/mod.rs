@@ -6,8 +6,11 @@
 
 pub mod catalogue;
 pub mod sim;
+pub mod test_connection;
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// What a command reports besides its output, mapped to an exit code once in `main.rs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +54,23 @@ pub enum Command {
     Catalogue(catalogue::Args),
     /// Run the Okta simulator (for tests and demos) on a fixture org
     Sim(Box<sim::Args>),
+    /// Check the credentials, and for each kind whether it can be backed up (and if not, why)
+    TestConnection(test_connection::Args),
+}
+
+/// Where the org repository is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RepoArgs {
+    /// The org repository (or a folder inside it); default: the current folder
+    #[arg(short = 'C', long = "repo", value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+}
+
+/// Output of commands with a machine-readable form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
 }
 
 /// Runs the parsed command.
@@ -58,5 +78,6 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
     match cli.command {
         Command::Catalogue(args) => catalogue::run(args),
         Command::Sim(args) => sim::run(*args),
+        Command::TestConnection(args) => test_connection::run(args),
     }
 }

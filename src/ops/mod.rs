@@ -2,3 +2,5 @@
 //! The only place that composes IO: the Okta client, the snapshot files and git.
 
 pub mod backup;
+pub mod connection;
+pub mod selection;

@@ -6,6 +6,7 @@ mod canonical_golden;
 mod catalogue_cli;
 mod catalogue_examples;
 mod catalogue_spec;
+mod connection_cli;
 mod okta_client;
 mod sim_api;
 mod sim_auth;

@@ -52,9 +52,7 @@ pub enum Event {
 /// Why a kind could not be read.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum KindFailure {
-    #[error(
-        "the token lacks the scope {scopes} (grant it to the app, and list it in butterfly.toml `scopes`)"
-    )]
+    #[error("the token lacks the scope {scopes}")]
     ScopeMissing { scopes: String },
     #[error("{error}")]
     Request {
@@ -653,12 +651,23 @@ fn items(body: &Value, key: Option<&str>, url: &str) -> Result<Vec<Value>, KindF
     }
 }
 
-/// The absolute URL of a list's first page.
+/// The absolute URL of a list's first page, at Okta's maximum page size.
 fn list_url(
     client: &Client,
     list: &ListEndpoint,
     path: &str,
     each: Option<(&str, &str)>,
+) -> String {
+    list_url_sized(client, list, path, each, None)
+}
+
+/// The absolute URL of a list's first page; `size` overrides the page size.
+fn list_url_sized(
+    client: &Client,
+    list: &ListEndpoint,
+    path: &str,
+    each: Option<(&str, &str)>,
+    size: Option<u32>,
 ) -> String {
     let mut query: Vec<(String, String)> = list
         .endpoint
@@ -670,7 +679,7 @@ fn list_url(
         query.push((param.to_string(), value.to_string()));
     }
     if list.pagination != Pagination::None
-        && let Some(limit) = list.limit
+        && let Some(limit) = size.or(list.limit)
     {
         query.push(("limit".into(), limit.to_string()));
     }
@@ -806,6 +815,185 @@ fn insert_at(target: &mut Value, segments: &[Segment], value: Value) {
             .or_insert_with(|| Value::Object(Map::new()));
         insert_at(child, rest, value);
     }
+}
+
+/// What probing one kind found.
+#[derive(Debug, Clone)]
+pub enum Probed {
+    /// The kind can be read.
+    Readable,
+    /// Nothing to read it under (no parent of the right sort in the org), so not asked.
+    NoParent { parent: String },
+}
+
+/// Asks for each of `kinds` once (a page of one, or the get of a singleton), nested kinds
+/// under one parent of their parent kind: can each be backed up?
+pub async fn probe(
+    catalogue: &Catalogue,
+    client: &Client,
+    kinds: &[String],
+    granted: Option<&[String]>,
+) -> Vec<(String, Result<Probed, KindFailure>)> {
+    let mut samples: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut results: Vec<(String, Result<Probed, KindFailure>)> = Vec::new();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    let is_parent: BTreeSet<&str> = catalogue.kinds().iter().flat_map(|k| k.parents()).collect();
+    for name in kinds {
+        let Some(kind) = catalogue.kind(name) else {
+            continue;
+        };
+        if let Some(granted) = granted
+            && !has_read_scopes(kind, granted)
+        {
+            failed.insert(name.clone());
+            results.push((
+                name.clone(),
+                Err(KindFailure::ScopeMissing {
+                    scopes: kind.scopes.read.join(" "),
+                }),
+            ));
+            continue;
+        }
+        let page = if is_parent.contains(name.as_str()) {
+            20
+        } else {
+            1
+        };
+        let mut outcome: Result<Probed, KindFailure> = Ok(Probed::Readable);
+        let mut any_read = false;
+        for variant in &kind.variants {
+            let parent_view: Option<Value> = match &variant.parent {
+                None => None,
+                Some(parent) if failed.contains(parent) => {
+                    outcome = Err(KindFailure::Parent {
+                        parent: parent.clone(),
+                    });
+                    break;
+                }
+                Some(parent) => {
+                    let found = match &variant.parents_from {
+                        Some(index) => {
+                            let path = index.endpoint.display_path();
+                            let url = list_url_sized(client, index, &path, None, Some(1));
+                            match client.get(&url, &index.endpoint.bucket).await {
+                                Ok(answer) => items(&answer.body, index.items.as_deref(), &url)
+                                    .ok()
+                                    .and_then(|i| i.into_iter().next()),
+                                Err(e) => {
+                                    outcome = Err(failure(e));
+                                    break;
+                                }
+                            }
+                        }
+                        None => {
+                            let matching = |list: &Vec<Value>| {
+                                list.iter()
+                                    .find(|p| {
+                                        variant.parent_when.as_ref().is_none_or(|w| w.matches(p))
+                                    })
+                                    .cloned()
+                            };
+                            match samples.get(parent).and_then(matching) {
+                                Some(found) => Some(found),
+                                // The sample came from one value of the parent's `each` (one
+                                // policy type): try the others for a parent of the right sort.
+                                None => {
+                                    let more = more_samples(client, catalogue, parent).await;
+                                    let found = matching(&more);
+                                    samples.entry(parent.clone()).or_default().extend(more);
+                                    found
+                                }
+                            }
+                        }
+                    };
+                    match found {
+                        Some(view) => Some(view),
+                        None => {
+                            if !any_read && outcome.is_ok() {
+                                outcome = Ok(Probed::NoParent {
+                                    parent: parent.clone(),
+                                });
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            let ancestors: Vec<&Value> = parent_view.iter().collect();
+            let (url, bucket, list) = if let Some(list) = &variant.endpoints.list {
+                let Some(path) = bind(&list.endpoint, variant, None, &ancestors) else {
+                    continue;
+                };
+                let each = list.each.as_ref().and_then(|e| {
+                    e.values
+                        .iter()
+                        .find(|v| !v.is_empty())
+                        .map(|v| (e.param.as_str(), v.as_str()))
+                });
+                let url = list_url_sized(client, list, &path, each, Some(page));
+                (url, &list.endpoint.bucket, Some(list))
+            } else if let Some(get) = &variant.endpoints.get {
+                let Some(path) = bind(get, variant, None, &ancestors) else {
+                    continue;
+                };
+                (client.org().join(&path), &get.bucket, None)
+            } else {
+                continue;
+            };
+            match client.get(&url, bucket).await {
+                Ok(answer) => {
+                    any_read = true;
+                    outcome = Ok(Probed::Readable);
+                    match list {
+                        Some(list) => {
+                            if let Ok(found) = items(&answer.body, list.items.as_deref(), &url) {
+                                samples.entry(name.clone()).or_default().extend(found);
+                            }
+                        }
+                        None => samples.entry(name.clone()).or_default().push(answer.body),
+                    }
+                }
+                Err(e) if list.is_none() && is_absent_singleton(&e) => {
+                    any_read = true;
+                    outcome = Ok(Probed::Readable);
+                }
+                Err(e) => {
+                    outcome = Err(failure(e));
+                    break;
+                }
+            }
+        }
+        if outcome.is_err() {
+            failed.insert(name.clone());
+        }
+        results.push((name.clone(), outcome));
+    }
+    results
+}
+
+/// A page of `kind` (top-level, listed with an `each` parameter) for every `each` value but
+/// the first, which the probe already asked for.
+async fn more_samples(client: &Client, catalogue: &Catalogue, kind: &str) -> Vec<Value> {
+    let Some(variant) = catalogue.kind(kind).map(|k| k.primary()) else {
+        return Vec::new();
+    };
+    let (Some(list), None) = (&variant.endpoints.list, &variant.parent) else {
+        return Vec::new();
+    };
+    let Some(each) = &list.each else {
+        return Vec::new();
+    };
+    let path = list.endpoint.display_path();
+    let mut found = Vec::new();
+    for value in each.values.iter().filter(|v| !v.is_empty()).skip(1) {
+        let url = list_url_sized(client, list, &path, Some((&each.param, value)), Some(20));
+        if let Ok(answer) = client.get(&url, &list.endpoint.bucket).await
+            && let Ok(page) = items(&answer.body, list.items.as_deref(), &url)
+        {
+            found.extend(page);
+        }
+    }
+    found
 }
 
 #[cfg(test)]
