@@ -4,7 +4,10 @@
 //! Must not hold logic the server or the job workers also need: that lives in the library
 //! (`catalogue`, and later `ops`).
 
+pub mod backup;
 pub mod catalogue;
+pub mod init;
+pub mod key;
 pub mod sim;
 pub mod test_connection;
 
@@ -54,8 +57,14 @@ pub enum Command {
     Catalogue(catalogue::Args),
     /// Run the Okta simulator (for tests and demos) on a fixture org
     Sim(Box<sim::Args>),
+    /// Make a new org repository (git, with butterfly.toml) for an Okta org
+    Init(init::Args),
     /// Check the credentials, and for each kind whether it can be backed up (and if not, why)
     TestConnection(test_connection::Args),
+    /// Back up the org: every kind as canonical JSON, one commit on the snapshot branch
+    Backup(backup::Args),
+    /// Export or import the org's fingerprint key (shared by the CLI, CI and the server)
+    Key(key::Args),
 }
 
 /// Where the org repository is.
@@ -78,6 +87,9 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
     match cli.command {
         Command::Catalogue(args) => catalogue::run(args),
         Command::Sim(args) => sim::run(*args),
+        Command::Init(args) => init::run(args),
         Command::TestConnection(args) => test_connection::run(args),
+        Command::Backup(args) => backup::run(args),
+        Command::Key(args) => key::run(args),
     }
 }

@@ -3,4 +3,6 @@
 
 pub mod backup;
 pub mod connection;
+pub mod init;
+pub mod key;
 pub mod selection;

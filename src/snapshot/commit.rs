@@ -25,12 +25,26 @@ pub struct NewSnapshot<'a> {
     /// is replaced by `files`; everything outside them is kept.
     pub managed: &'a [&'a str],
     /// The new files, by path (`okta/groups/Engineering.json`).
-    pub files: BTreeMap<String, Vec<u8>>,
+    pub files: BTreeMap<String, FileContent>,
     /// Files added (or replaced) on top, only when `files` change the tree: they never make a
     /// commit by themselves (`.butterfly/changes/<time>.json`).
     pub extra: BTreeMap<String, Vec<u8>>,
     pub message: &'a str,
     pub signature: &'a Signature<'a>,
+}
+
+/// A file's content: bytes to write, or a blob already in the repository (written while a
+/// backup streamed, or kept from the parent snapshot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileContent {
+    Bytes(Vec<u8>),
+    Blob(Oid),
+}
+
+impl From<Vec<u8>> for FileContent {
+    fn from(bytes: Vec<u8>) -> Self {
+        FileContent::Bytes(bytes)
+    }
 }
 
 /// What committing did.
@@ -93,11 +107,14 @@ impl OrgRepo {
         for folder in snapshot.managed {
             root.remove(self, folder.trim_matches('/'))?;
         }
-        for (file, bytes) in snapshot.files {
-            let blob = self
-                .git
-                .blob(&bytes)
-                .map_err(|e| self.git_error(format!("writing {file}"), e))?;
+        for (file, content) in snapshot.files {
+            let blob = match content {
+                FileContent::Bytes(bytes) => self
+                    .git
+                    .blob(&bytes)
+                    .map_err(|e| self.git_error(format!("writing {file}"), e))?,
+                FileContent::Blob(blob) => blob,
+            };
             root.insert(self, &file, blob)?;
         }
         let tree = root.write(self)?;
@@ -446,7 +463,10 @@ mod tests {
             branch: "main",
             parent,
             managed: MANAGED,
-            files: files(pairs),
+            files: files(pairs)
+                .into_iter()
+                .map(|(p, b)| (p, b.into()))
+                .collect(),
             extra: BTreeMap::new(),
             message: "Backup\n\nRun: test",
             signature,

@@ -33,6 +33,8 @@ pub enum FingerprintKeyError {
     NotHex,
     #[error("the fingerprint key must be at least 32 bytes (64 hex characters); it has {0} bytes")]
     TooShort(usize),
+    #[error("the system's random number generator failed; no key was made")]
+    NoRandom,
 }
 
 impl FingerprintKey {
@@ -52,6 +54,18 @@ impl FingerprintKey {
             return Err(FingerprintKeyError::TooShort(bytes.len()));
         }
         Ok(FingerprintKey(bytes))
+    }
+
+    /// A new random 32-byte key.
+    pub fn generate() -> Result<Self, FingerprintKeyError> {
+        let mut bytes = vec![0u8; 32];
+        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| FingerprintKeyError::NoRandom)?;
+        Ok(FingerprintKey(bytes))
+    }
+
+    /// The key as hex, as `butterfly key export` prints it (the only way to see it).
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// The fingerprint of `secret` found at `field` of an object of `kind`. The kind and field

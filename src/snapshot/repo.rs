@@ -285,7 +285,7 @@ impl OrgRepo {
             if present.contains_key(&file) || on_disk {
                 kept.push(file);
             } else {
-                files.insert(file, bytes);
+                files.insert(file, bytes.into());
             }
         }
         let outcome = repo.commit_snapshot(

@@ -734,7 +734,10 @@ mod tests {
             branch: "main",
             parent,
             managed: MANAGED,
-            files: files(pairs),
+            files: files(pairs)
+                .into_iter()
+                .map(|(p, b)| (p, b.into()))
+                .collect(),
             extra: BTreeMap::new(),
             message: "Backup",
             signature,
@@ -1219,7 +1222,10 @@ mod tests {
                     branch: "main",
                     parent: prepared.tip,
                     managed: MANAGED,
-                    files: round_files(round),
+                    files: round_files(round)
+                        .into_iter()
+                        .map(|(p, b)| (p, b.into()))
+                        .collect(),
                     extra: BTreeMap::new(),
                     message: "Backup",
                     signature: &sig,

@@ -64,7 +64,7 @@ async fn a_backup_of_small_is_the_fixture_tree() {
         })
         .collect();
     let expected_paths: BTreeSet<&str> = expected.iter().map(|(p, _)| p.as_str()).collect();
-    let got_paths: BTreeSet<&str> = collected.files.iter().map(|(p, _)| p.as_str()).collect();
+    let got_paths: BTreeSet<&str> = collected.files.iter().map(|(p, _, _)| p.as_str()).collect();
     let missing: Vec<_> = expected_paths.difference(&got_paths).collect();
     let extra: Vec<_> = got_paths.difference(&expected_paths).collect();
     assert!(
@@ -74,7 +74,7 @@ async fn a_backup_of_small_is_the_fixture_tree() {
     let got: std::collections::BTreeMap<&str, &str> = collected
         .files
         .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .map(|(p, _, t)| (p.as_str(), t.as_str()))
         .collect();
     let mut differ = Vec::new();
     for (path, text) in &expected {

@@ -84,8 +84,8 @@ pub struct KindResult {
 
 /// The snapshot files of the kinds read, and what became of every kind.
 pub struct Collected<H> {
-    /// Path → content, sorted; only kinds read completely.
-    pub files: Vec<(String, H)>,
+    /// Path, kind and content, sorted by path; only kinds read completely.
+    pub files: Vec<(String, String, H)>,
     /// Id → entry, for every resource of the kinds read.
     pub index: BTreeMap<String, IndexEntry>,
     pub kinds: BTreeMap<String, KindResult>,
@@ -301,6 +301,11 @@ impl<'c, S: Store> Collector<'c, S> {
         Ok(())
     }
 
+    /// What has been read of `kind` so far.
+    pub fn result(&self, kind: &str) -> KindResult {
+        self.kinds.get(kind).cloned().unwrap_or_default()
+    }
+
     /// Places every file of the kinds read completely.
     pub fn finish(mut self) -> Result<Collected<S::Handle>, CollectError> {
         let failed = self.failed.clone();
@@ -319,8 +324,8 @@ impl<'c, S: Store> Collector<'c, S> {
                     index.insert(id, entry);
                 }
             }
-            self.kinds.entry(content.kind).or_default().files += 1;
-            files.push((path, content.handle));
+            self.kinds.entry(content.kind.clone()).or_default().files += 1;
+            files.push((path, content.kind, content.handle));
         }
         Ok(Collected {
             files,
