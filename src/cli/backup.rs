@@ -158,6 +158,22 @@ pub fn render(report: &Report) -> String {
             report.orphans_dropped
         );
     }
+    if report.events_saved > 0 {
+        let _ = writeln!(
+            out,
+            "{} System Log events saved with the snapshot (.butterfly/changes/)",
+            report.events_saved
+        );
+    } else if report.events_pending > 0 {
+        let _ = writeln!(
+            out,
+            "{} System Log events kept for the next snapshot that changes something",
+            report.events_pending
+        );
+    }
+    if let Some(note) = &report.changes_note {
+        let _ = writeln!(out, "System Log not read: {note}");
+    }
     for path in &report.kept_edits {
         let _ = writeln!(out, "  left as you edited it: {path}");
     }

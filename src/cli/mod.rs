@@ -6,6 +6,7 @@
 
 pub mod backup;
 pub mod catalogue;
+pub mod demo;
 pub mod init;
 pub mod key;
 pub mod sim;
@@ -57,6 +58,8 @@ pub enum Command {
     Catalogue(catalogue::Args),
     /// Run the Okta simulator (for tests and demos) on a fixture org
     Sim(Box<sim::Args>),
+    /// See Butterfly work on the built-in Okta simulator: backup, a risky change, backup, diff
+    Demo(demo::Args),
     /// Make a new org repository (git, with butterfly.toml) for an Okta org
     Init(init::Args),
     /// Check the credentials, and for each kind whether it can be backed up (and if not, why)
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
     match cli.command {
         Command::Catalogue(args) => catalogue::run(args),
         Command::Sim(args) => sim::run(*args),
+        Command::Demo(args) => demo::run(args),
         Command::Init(args) => init::run(args),
         Command::TestConnection(args) => test_connection::run(args),
         Command::Backup(args) => backup::run(args),

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod connection;
+pub mod demo;
 pub mod init;
 pub mod key;
 pub mod selection;

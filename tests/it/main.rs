@@ -7,6 +7,7 @@ mod catalogue_cli;
 mod catalogue_examples;
 mod catalogue_spec;
 mod connection_cli;
+mod demo_cli;
 mod okta_client;
 mod sim_api;
 mod sim_auth;

@@ -11,6 +11,7 @@
 //! 4. One commit (message: counts per kind; trailers: org, run, incomplete kinds), or none when
 //!    nothing changed; the branch moves by compare-and-swap and a checkout of it follows.
 
+pub mod changes;
 pub mod collect;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,7 @@ use tokio::sync::mpsc;
 use crate::catalogue::Catalogue;
 use crate::ops::connection::Connection;
 use crate::ops::key::{self, KeyError};
+use crate::provider::okta::system_log;
 use crate::provider::okta::walk::{self, Event, Plan};
 use crate::provider::okta::{Client, ClientError, Stats};
 use crate::snapshot::canonical::Context;
@@ -146,6 +148,15 @@ pub struct Report {
     pub new_key: Option<String>,
     /// Files a checkout of the branch kept as the user left them.
     pub kept_edits: Vec<String>,
+    /// System Log events read for the time since the previous backup.
+    pub events_read: u64,
+    /// Events saved in this commit's `.butterfly/changes/` file.
+    pub events_saved: u64,
+    /// Events waiting for the next commit (this backup changed nothing).
+    pub events_pending: u64,
+    /// Why the System Log was not read, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes_note: Option<String>,
 }
 
 /// Why a backup failed (nothing was committed).
@@ -180,6 +191,8 @@ struct Start {
     previous_index: BTreeMap<String, IndexEntry>,
     key: crate::snapshot::fingerprint::FingerprintKey,
     made_key: Option<String>,
+    /// Up to when the System Log was read (None: from the previous snapshot's time).
+    log_since: Option<DateTime<Utc>>,
 }
 
 /// Runs a backup of `connection`'s org into its repository.
@@ -248,6 +261,24 @@ pub async fn run(
     walk::walk(catalogue, Arc::clone(&client), &plan, sender).await;
     let collected = collecting.await.map_err(task)??;
 
+    // Who changed what since the previous backup.
+    let until = Utc::now();
+    let events = match start.log_since {
+        None => Events::Skipped(None),
+        Some(_)
+            if plan
+                .granted
+                .as_ref()
+                .is_some_and(|g| !g.iter().any(|s| s == "okta.logs.read")) =>
+        {
+            Events::Skipped(Some("the token lacks okta.logs.read".into()))
+        }
+        Some(since) => match system_log::changes(&client, since, until).await {
+            Ok(events) => Events::Read { events, until },
+            Err(e) => Events::Skipped(Some(e.to_string())),
+        },
+    };
+
     let org = client.org().host().to_string();
     let run_id = options.run_id.clone();
     let stats_before_commit = client.stats();
@@ -256,6 +287,7 @@ pub async fn run(
             catalogue,
             start,
             collected,
+            events,
             &read_kinds,
             &branch,
             &org,
@@ -324,6 +356,13 @@ fn begin(
         key::Source::Made(path) => Some(path.display().to_string()),
         _ => None,
     };
+    // The log is read from where the last backup stopped, else from the previous snapshot's
+    // time; a first backup has no changes to explain.
+    let log_since = changes::ChangeLog::of(&repo).read_until().or_else(|| {
+        let tip = tip?;
+        let commit = repo.git().find_commit(tip).ok()?;
+        DateTime::from_timestamp(commit.time().seconds(), 0)
+    });
     Ok(Start {
         repo,
         lock,
@@ -332,14 +371,27 @@ fn begin(
         previous_index,
         key,
         made_key,
+        log_since,
     })
 }
 
+/// What was read of the System Log.
+enum Events {
+    Read {
+        events: Vec<serde_json::Value>,
+        until: DateTime<Utc>,
+    },
+    /// Not read: a first backup (None), or why not.
+    Skipped(Option<String>),
+}
+
 /// Builds the new tree from what was read and what is kept, and commits it.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     catalogue: &Catalogue,
     start: Start,
     collected: Collected<Oid>,
+    events: Events,
     read_kinds: &BTreeSet<String>,
     branch: &str,
     org: &str,
@@ -459,6 +511,26 @@ fn finish(
             source,
         }
     })?;
+    // The events, with those earlier backups read but could not commit.
+    let change_log = changes::ChangeLog::of(&start.repo);
+    let mut pending = change_log.pending().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "pending System Log events cannot be read; they are dropped");
+        Vec::new()
+    });
+    let (events_read, changes_note) = match &events {
+        Events::Read { events, .. } => (events.len() as u64, None),
+        Events::Skipped(note) => (0, note.clone()),
+    };
+    if let Events::Read { events, .. } = &events {
+        pending.extend(events.iter().cloned());
+    }
+    let mut extra = BTreeMap::new();
+    if !pending.is_empty() {
+        extra.insert(
+            changes::file_name(Utc::now()),
+            changes::file_text(pending.clone()),
+        );
+    }
     let outcome = start.repo.commit_snapshot(
         &start.lock,
         NewSnapshot {
@@ -466,11 +538,26 @@ fn finish(
             parent: start.tip,
             managed: &MANAGED,
             files: new_files,
-            extra: BTreeMap::new(),
+            extra,
             message: &message,
             signature: &signature,
         },
     )?;
+    let committed = matches!(outcome, CommitOutcome::Committed(_));
+    let bookkeeping = if committed {
+        change_log.clear_pending()
+    } else {
+        change_log.keep_pending(&pending)
+    }
+    .and_then(|()| match &events {
+        Events::Read { until, .. } => change_log.advance(*until),
+        Events::Skipped(_) => Ok(()),
+    });
+    if let Err(e) = bookkeeping {
+        tracing::warn!(error = %e, "the System Log bookkeeping could not be saved");
+    }
+    let events_saved = if committed { pending.len() as u64 } else { 0 };
+    let events_pending = if committed { 0 } else { pending.len() as u64 };
     let (commit, kept_edits) = match outcome {
         CommitOutcome::Unchanged { .. } => (None, Vec::new()),
         CommitOutcome::Committed(committed) => (
@@ -499,6 +586,10 @@ fn finish(
         seconds: 0.0,
         new_key: start.made_key,
         kept_edits,
+        events_read,
+        events_saved,
+        events_pending,
+        changes_note,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod error;
 pub mod links;
 pub mod org_url;
 pub mod signing;
+pub mod system_log;
 pub mod walk;
 
 pub use client::{Answer, Client, ClientOptions, RetryPolicy, Stats};
