@@ -170,6 +170,32 @@ impl FieldPath {
                 })
     }
 
+    /// A copy of `value` holding only what `keep` selects (paths of object keys; wildcard
+    /// segments are skipped).
+    pub fn project(value: &Value, keep: &[FieldPath]) -> Value {
+        fn insert_at(target: &mut Value, segments: &[Segment], value: Value) {
+            let Some((Segment::Key(key), rest)) = segments.split_first() else {
+                return;
+            };
+            let Value::Object(map) = target else { return };
+            if rest.is_empty() {
+                map.insert(key.clone(), value);
+            } else {
+                let child = map
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                insert_at(child, rest, value);
+            }
+        }
+        let mut out = Value::Object(serde_json::Map::new());
+        for path in keep {
+            if let Some(found) = path.get(value) {
+                insert_at(&mut out, path.segments(), found.clone());
+            }
+        }
+        out
+    }
+
     /// The single value at a path without `[*]` or `*`, if present.
     pub fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
         let mut current = value;

@@ -12,11 +12,10 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use super::{Failure, Format, Outcome, RepoArgs};
+use super::{Failure, Format, KindArgs, Outcome, RepoArgs};
 use crate::catalogue::Catalogue;
 use crate::ops::backup::collect::KindResult;
 use crate::ops::backup::{self, BackupError, Options, Progress, Report};
-use crate::ops::selection::Selection;
 use crate::snapshot::lock::{LockError, Wait};
 use crate::snapshot::repo::RepoError;
 
@@ -25,17 +24,8 @@ pub struct Args {
     #[command(flatten)]
     pub repo: RepoArgs,
 
-    /// Only these kinds (repeatable; their parent kinds are read too)
-    #[arg(long = "kind", value_name = "KIND")]
-    pub kinds: Vec<String>,
-
-    /// Leave these kinds out (repeatable); their files are kept
-    #[arg(long = "exclude-kind", value_name = "KIND")]
-    pub exclude: Vec<String>,
-
-    /// Also back up per-user kinds (user factors): one request per user
-    #[arg(long)]
-    pub with_user_kinds: bool,
+    #[command(flatten)]
+    pub kinds: KindArgs,
 
     /// When another backup of this repository runs, wait for it (for at most SECONDS)
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "0")]
@@ -48,15 +38,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Outcome, Failure> {
     let catalogue = Catalogue::okta().map_err(|e| anyhow!("{e}"))?;
     let connection = super::test_connection::open(&args.repo, catalogue)?;
-    let mut exclude = connection.config.backup.exclude_kinds.clone();
-    exclude.extend(args.exclude.iter().cloned());
-    let kinds = Selection {
-        kinds: args.kinds.clone(),
-        exclude,
-        with_opt_in: args.with_user_kinds || connection.config.backup.with_user_kinds,
-    }
-    .resolve(catalogue)
-    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let kinds = args.kinds.resolve(catalogue, &connection.config)?;
     let now = chrono::Utc::now();
     let options = Options {
         kinds,

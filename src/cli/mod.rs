@@ -78,6 +78,42 @@ pub struct RepoArgs {
     pub dir: PathBuf,
 }
 
+/// Which kinds a command works on (with `butterfly.toml`'s `exclude_kinds` and
+/// `with_user_kinds`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct KindArgs {
+    /// Only these kinds (repeatable; their parent kinds are read too)
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+
+    /// Leave these kinds out (repeatable); their files are kept
+    #[arg(long = "exclude-kind", value_name = "KIND")]
+    pub exclude: Vec<String>,
+
+    /// Also per-user kinds (user factors): one request per user
+    #[arg(long)]
+    pub with_user_kinds: bool,
+}
+
+impl KindArgs {
+    /// The chosen kinds; an unknown name is a usage error.
+    pub fn resolve(
+        &self,
+        catalogue: &crate::catalogue::Catalogue,
+        config: &crate::config::OrgConfig,
+    ) -> Result<std::collections::BTreeSet<String>, Failure> {
+        let mut exclude = config.backup.exclude_kinds.clone();
+        exclude.extend(self.exclude.iter().cloned());
+        crate::ops::selection::Selection {
+            kinds: self.kinds.clone(),
+            exclude,
+            with_opt_in: self.with_user_kinds || config.backup.with_user_kinds,
+        }
+        .resolve(catalogue)
+        .map_err(|e| Failure::Usage(e.to_string()))
+    }
+}
+
 /// Output of commands with a machine-readable form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {

@@ -1,4 +1,5 @@
-//! `butterfly test-connection [-C DIR] [--kind K]... [--with-user-kinds] [--format text|json]`:
+//! `butterfly test-connection [-C DIR] [--kind K]... [--exclude-kind K]... [--with-user-kinds]
+//! [--format text|json]`:
 //! gets a token with the repository's settings and credentials, then asks for each kind once
 //! and says, per kind, whether it can be backed up, and if not why and how to fix it.
 
@@ -6,23 +7,17 @@ use std::fmt::Write as _;
 
 use anyhow::{Context as _, anyhow};
 
-use super::{Failure, Format, Outcome, RepoArgs};
+use super::{Failure, Format, KindArgs, Outcome, RepoArgs};
 use crate::catalogue::Catalogue;
 use crate::ops::connection::{self, Connection, ConnectionReport, OpenError};
-use crate::ops::selection::Selection;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub repo: RepoArgs,
 
-    /// Only these kinds (repeatable)
-    #[arg(long = "kind", value_name = "KIND")]
-    pub kinds: Vec<String>,
-
-    /// Also probe per-user kinds (user factors)
-    #[arg(long)]
-    pub with_user_kinds: bool,
+    #[command(flatten)]
+    pub kinds: KindArgs,
 
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -31,13 +26,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Outcome, Failure> {
     let catalogue = Catalogue::okta().map_err(|e| anyhow!("{e}"))?;
     let connection = open(&args.repo, catalogue)?;
-    let kinds = Selection {
-        kinds: args.kinds.clone(),
-        exclude: connection.config.backup.exclude_kinds.clone(),
-        with_opt_in: args.with_user_kinds || connection.config.backup.with_user_kinds,
-    }
-    .resolve(catalogue)
-    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let kinds = args.kinds.resolve(catalogue, &connection.config)?;
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
     let report = runtime
         .block_on(connection::test_connection(catalogue, &connection, &kinds))

@@ -53,7 +53,7 @@ pub fn canonicalize(kind: &Kind, raw: &Value, context: &Context<'_>) -> Value {
     if let Shape::Relationship { keep, .. } = &kind.shape
         && !keep.is_empty()
     {
-        value = project(&value, keep);
+        value = FieldPath::project(&value, keep);
     }
     value
 }
@@ -258,32 +258,6 @@ fn scalar_text(value: &Value) -> String {
         other => other.to_string(),
     }
 }
-
-fn project(value: &Value, keep: &[FieldPath]) -> Value {
-    let mut out = Value::Object(Map::new());
-    for path in keep {
-        if let Some(found) = path.get(value) {
-            insert_at(&mut out, path.segments(), found.clone());
-        }
-    }
-    out
-}
-
-fn insert_at(target: &mut Value, segments: &[Segment], value: Value) {
-    let Some((Segment::Key(key), rest)) = segments.split_first() else {
-        return;
-    };
-    let Value::Object(map) = target else { return };
-    if rest.is_empty() {
-        map.insert(key.clone(), value);
-    } else {
-        let child = map
-            .entry(key.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
-        insert_at(child, rest, value);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

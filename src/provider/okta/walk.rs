@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -594,7 +594,7 @@ async fn send_page(
             .next_node
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(keep) = keep {
-            let view = project(&raw, keep);
+            let view = FieldPath::project(&raw, keep);
             if let Some(id) = raw.get("id").and_then(Value::as_str)
                 && let Ok(mut by_id) = shared.by_id.lock()
             {
@@ -789,32 +789,6 @@ fn fields_children_read(
             (kind, paths)
         })
         .collect()
-}
-
-/// A copy of `value` holding only `keep`.
-fn project(value: &Value, keep: &[FieldPath]) -> Value {
-    let mut out = Value::Object(Map::new());
-    for path in keep {
-        if let Some(found) = path.get(value) {
-            insert_at(&mut out, path.segments(), found.clone());
-        }
-    }
-    out
-}
-
-fn insert_at(target: &mut Value, segments: &[Segment], value: Value) {
-    let Some((Segment::Key(key), rest)) = segments.split_first() else {
-        return;
-    };
-    let Value::Object(map) = target else { return };
-    if rest.is_empty() {
-        map.insert(key.clone(), value);
-    } else {
-        let child = map
-            .entry(key.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
-        insert_at(child, rest, value);
-    }
 }
 
 /// What probing one kind found.
