@@ -1,6 +1,7 @@
 //! The one integration-test binary (matklad's "one test binary"): each module tests one area
 //! through the public library or the real `butterfly` binary.
 
+mod backup_cli;
 mod backup_read;
 mod canonical_golden;
 mod catalogue_cli;
