@@ -123,11 +123,12 @@ pub async fn test_connection(
     let probed = walk::probe(catalogue, client, &order, granted.as_deref()).await;
     let missing_scopes: Vec<String> = probed
         .iter()
-        .filter_map(|(name, outcome)| match outcome {
-            Err(KindFailure::ScopeMissing { .. }) => catalogue.kind(name),
+        .filter_map(|(_, outcome)| match outcome {
+            Err(KindFailure::ScopeMissing { scopes }) => Some(scopes.split_whitespace()),
             _ => None,
         })
-        .flat_map(|kind| kind.scopes.read.iter().cloned())
+        .flatten()
+        .map(str::to_string)
         .collect::<BTreeSet<String>>()
         .into_iter()
         .collect();

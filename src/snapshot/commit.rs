@@ -191,13 +191,13 @@ impl OrgRepo {
         };
         match moved {
             Ok(_) => Ok(()),
+            Err(e) if e.code() == ErrorCode::Locked => Err(RepoError::GitLocked {
+                path: self.git.commondir().join(format!("{refname}.lock")),
+            }),
             Err(e)
                 if matches!(
                     e.code(),
-                    ErrorCode::Modified
-                        | ErrorCode::Exists
-                        | ErrorCode::NotFound
-                        | ErrorCode::Locked
+                    ErrorCode::Modified | ErrorCode::Exists | ErrorCode::NotFound
                 ) =>
             {
                 Err(RepoError::BranchMoved {

@@ -74,6 +74,10 @@ pub enum RepoError {
     )]
     PathConflict { file: String, other: String },
     #[error(
+        "{path}: git's lock file is there: another git command is writing, or one was killed. If no git command is running, delete the file and run again"
+    )]
+    GitLocked { path: PathBuf },
+    #[error(
         "{path}: branch `{branch}` moved: expected {}, found {}; nothing was committed",
         Tip(.expected), Tip(.found)
     )]

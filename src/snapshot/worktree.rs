@@ -106,6 +106,7 @@ impl OrgRepo {
     ) -> Result<Prepared, RepoError> {
         self.check_lock(lock)?;
         let refname = branch_ref(branch)?;
+        self.clear_stale_git_locks(lock, &refname)?;
         let mut recovered = Vec::new();
         for checkout in worktrees(self)? {
             if let Some(followed) = complete(self, &checkout)? {
@@ -129,6 +130,42 @@ impl OrgRepo {
             tip: self.branch_tip(branch)?,
             recovered,
         })
+    }
+}
+
+impl OrgRepo {
+    /// git's own lock files a killed backup can leave: the branch's ref lock and the index
+    /// lock of each checkout of the branch. One written since a dead run we took the snapshot
+    /// lock over from started is that run's and is removed; any other is refused, naming it
+    /// (a git command may be running).
+    fn clear_stale_git_locks(&self, lock: &SnapshotLock, refname: &str) -> Result<(), RepoError> {
+        let mut files = vec![self.git.commondir().join(format!("{refname}.lock"))];
+        for checkout in worktrees(self)? {
+            if head_is(&checkout, refname) {
+                files.push(checkout.path().join("index.lock"));
+            }
+        }
+        let dead_run_started = lock.took_over().and_then(|holder| {
+            chrono::DateTime::parse_from_rfc3339(&holder.started)
+                .ok()
+                .map(|t| std::time::SystemTime::from(t) - std::time::Duration::from_secs(1))
+        });
+        for file in files {
+            let Ok(meta) = fs::symlink_metadata(&file) else {
+                continue;
+            };
+            let left_by_dead_run =
+                dead_run_started.is_some_and(|started| meta.modified().is_ok_and(|m| m >= started));
+            if !left_by_dead_run {
+                return Err(RepoError::GitLocked { path: file });
+            }
+            fs::remove_file(&file).map_err(|source| RepoError::Io {
+                path: file.clone(),
+                source,
+            })?;
+            tracing::warn!(path = %file.display(), "removed git's lock file left by a killed backup");
+        }
+        Ok(())
     }
 }
 
@@ -865,6 +902,25 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("notes.txt"), "{message}");
+    }
+
+    #[test]
+    fn a_git_lock_file_not_left_by_a_dead_backup_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        let repo = new_org(path).repo;
+        let lock = repo.lock("run-1", Wait::No).unwrap();
+        for file in [".git/refs/heads/main.lock", ".git/index.lock"] {
+            fs::write(path.join(file), "").unwrap();
+            let err = repo.prepare(&lock, "main", MANAGED).unwrap_err();
+            assert!(
+                matches!(&err, RepoError::GitLocked { path: p } if p.ends_with(file.trim_start_matches(".git/"))),
+                "{err}"
+            );
+            assert!(err.to_string().contains("delete the file"), "{err}");
+            fs::remove_file(path.join(file)).unwrap();
+        }
+        repo.prepare(&lock, "main", MANAGED).unwrap();
     }
 
     #[test]

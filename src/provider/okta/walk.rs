@@ -141,14 +141,24 @@ impl Plan {
     }
 }
 
-/// True when `granted` covers every read scope of `kind` (a `.manage` scope covers its read).
-pub fn has_read_scopes(kind: &Kind, granted: &[String]) -> bool {
-    kind.scopes.read.iter().all(|scope| {
-        granted.iter().any(|g| g == scope)
-            || granted
+/// The read scopes of `kind` that `granted` does not cover (a `.manage` scope covers its
+/// read).
+pub fn missing_read_scopes(kind: &Kind, granted: &[String]) -> Vec<String> {
+    kind.scopes
+        .read
+        .iter()
+        .filter(|scope| {
+            !granted
                 .iter()
-                .any(|g| *g == scope.replace(".read", ".manage"))
-    })
+                .any(|g| g == *scope || *g == scope.replace(".read", ".manage"))
+        })
+        .cloned()
+        .collect()
+}
+
+/// True when `granted` covers every read scope of `kind`.
+pub fn has_read_scopes(kind: &Kind, granted: &[String]) -> bool {
+    missing_read_scopes(kind, granted).is_empty()
 }
 
 /// A parent as its children see it: the fields their parameters and `parent_when` read, and
@@ -217,7 +227,7 @@ pub async fn walk(
             && !has_read_scopes(kind, granted)
         {
             let failure = KindFailure::ScopeMissing {
-                scopes: kind.scopes.read.join(" "),
+                scopes: missing_read_scopes(kind, granted).join(" "),
             };
             finish(&shared, name, Err(failure)).await;
             done.insert(name.clone(), false);
@@ -823,7 +833,7 @@ pub async fn probe(
             results.push((
                 name.clone(),
                 Err(KindFailure::ScopeMissing {
-                    scopes: kind.scopes.read.join(" "),
+                    scopes: missing_read_scopes(kind, granted).join(" "),
                 }),
             ));
             continue;
