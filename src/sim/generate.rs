@@ -3,7 +3,8 @@
 //! bookmark and SWA apps, group memberships and app assignments per user, and app group
 //! assignments. The org holds exactly what a backup of it would write: groups and apps go
 //! through canonicalisation, and the hundreds of thousands of users and relationship members
-//! are built in canonical form directly (a unit test holds every generated body canonical).
+//! are written as canonical text directly, without building a `serde_json::Value` (a unit test
+//! holds every generated body canonical, and its text the one storing it would write).
 //!
 //! Must not depend on the clock for anything but last sign-ins, which are generated as "days
 //! before now" so that the activity bucket kept in the files is the same on any day.

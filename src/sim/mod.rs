@@ -8,7 +8,7 @@
 mod api;
 mod assertion;
 pub mod auth;
-mod body;
+pub mod body;
 mod dpop;
 pub mod error;
 pub mod export;
