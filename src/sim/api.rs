@@ -376,7 +376,7 @@ impl Context<'_> {
             };
             let matches = |object: &&Object| {
                 params.iter().all(|(param, source)| {
-                    param_value(kind, &object.body, source).as_deref()
+                    param_value(kind, &object.body(), source).as_deref()
                         == self.matched.params.get(*param).map(String::as_str)
                 })
             };
@@ -408,7 +408,7 @@ impl Context<'_> {
             return Ok(None);
         };
         if let Some(when) = &self.variant.parent_when
-            && !when.matches(&parent.body)
+            && !when.matches(&parent.body())
         {
             return Err(OktaError::not_found(&format!(
                 "{} ({parent_kind})",
@@ -437,9 +437,9 @@ impl Context<'_> {
                         return true;
                     };
                     if source.path.to_string() == "id" {
-                        object.id == *value
+                        *object.id == **value
                     } else {
-                        source.path.get(&object.body).map(value_text).as_deref()
+                        source.path.get(&object.body()).map(value_text).as_deref()
                             == Some(value.as_str())
                     }
                 })
@@ -489,19 +489,20 @@ impl Context<'_> {
 
     /// Appends a System Log event for a successful write of `object`.
     fn log(&self, action: &str, object: &Object) {
+        let body = object.body();
         let key: Vec<String> = self
             .kind
             .natural_key()
             .iter()
-            .filter_map(|p| p.get(&object.body).map(value_text))
+            .filter_map(|p| p.get(&body).map(value_text))
             .collect();
         let name = if key.is_empty() {
-            object.id.clone()
+            object.id.to_string()
         } else {
             key.join(" ")
         };
         let target = json!({
-            "id": object.id, "type": self.kind.title,
+            "id": &*object.id, "type": self.kind.title,
             "alternateId": name, "displayName": name,
         });
         let event_type = super::log::event_type(&self.kind.name, action);
@@ -561,21 +562,27 @@ impl Context<'_> {
         rule: &Object,
     ) {
         let rule_name = rule
-            .body
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or(&rule.id);
+            .member_str("name")
+            .unwrap_or_else(|| rule.id.to_string());
         for change in changes {
-            let user = org.get("user", &change.user);
-            let login = user
-                .and_then(|u| u.body.pointer("/profile/login"))
-                .and_then(Value::as_str)
-                .unwrap_or(&change.user);
+            let login = org
+                .get("user", &change.user)
+                .and_then(|u| {
+                    u.body()
+                        .pointer("/profile/login")?
+                        .as_str()
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| change.user.clone());
             let group = org
                 .get("group", &change.group)
-                .and_then(|g| g.body.pointer("/profile/name"))
-                .and_then(Value::as_str)
-                .unwrap_or(&change.group);
+                .and_then(|g| {
+                    g.body()
+                        .pointer("/profile/name")?
+                        .as_str()
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| change.group.clone());
             let action = if change.added { "add" } else { "remove" };
             self.state.log.record_event(super::log::Event {
                 event_type: format!("group.user_membership.{action}"),
@@ -621,7 +628,7 @@ impl Context<'_> {
                 self.state.catalogue,
                 member_kind,
                 &member.id,
-                &member.body,
+                member.body(),
                 self.base,
                 &self.secrets(),
                 self.links(member_kind, &member.id),
@@ -631,7 +638,7 @@ impl Context<'_> {
             self.state.catalogue,
             self.kind,
             &object.id,
-            &object.body,
+            object.body(),
             self.base,
             &self.secrets(),
             self.links(self.kind, &object.id),
@@ -690,8 +697,9 @@ impl Context<'_> {
                     // Matched against what Okta would answer (volatile timestamps included).
                     objects.retain(|o| filter.matches(&self.render(&org, o)));
                 }
-                Some(value) => objects
-                    .retain(|o| o.body.get(&each.param).and_then(Value::as_str) == Some(value)),
+                Some(value) => {
+                    objects.retain(|o| o.member_str(&each.param).as_deref() == Some(value))
+                }
                 None if !each.values.iter().any(String::is_empty) => {
                     return Err(OktaError::validation(format!(
                         "{}: The field cannot be left blank",
@@ -726,13 +734,12 @@ impl Context<'_> {
                     &["profile.name"]
                 };
                 objects.retain(|o| {
+                    let body = o.body();
                     fields.iter().any(|field| {
                         crate::catalogue::FieldPath::parse(field)
                             .ok()
                             .and_then(|p| {
-                                p.get(&o.body)
-                                    .and_then(Value::as_str)
-                                    .map(str::to_lowercase)
+                                p.get(&body).and_then(Value::as_str).map(str::to_lowercase)
                             })
                             .is_some_and(|v| v.starts_with(&prefix))
                     })
@@ -744,19 +751,13 @@ impl Context<'_> {
             && !self.query.contains_key("filter")
             && !self.query.contains_key("search");
         let visible = |o: &Object| {
-            !hide_deprovisioned
-                || o.body.get("status").and_then(Value::as_str) != Some("DEPROVISIONED")
+            !hide_deprovisioned || o.member_str("status").as_deref() != Some("DEPROVISIONED")
         };
         objects.retain(|o| visible(o));
         let keys: Vec<(&str, &str)> = if scanned {
             objects
                 .iter()
-                .map(|o| {
-                    (
-                        o.parent.as_ref().map_or("", |p| p.1.as_str()),
-                        o.id.as_str(),
-                    )
-                })
+                .map(|o| (o.parent.as_ref().map_or("", |p| &*p.1), &*o.id))
                 .collect()
         } else {
             org.keys(&self.kind.name, parent.as_ref())
@@ -823,7 +824,7 @@ impl Context<'_> {
                 // Only the page is rendered: a list of 100 000 users is paged without
                 // rendering every user for every page.
                 let (page, has_more) = page_from(start, limit);
-                let page: Vec<(String, Value)> = page
+                let page: Vec<(super::org::Name, Value)> = page
                     .iter()
                     .map(|o| (o.id.clone(), self.render(&org, o)))
                     .collect();
@@ -832,10 +833,7 @@ impl Context<'_> {
                     format!(
                         "{}{}",
                         self.base,
-                        self.path_with_query(&[
-                            ("after", last.as_str()),
-                            ("limit", &limit.to_string())
-                        ])
+                        self.path_with_query(&[("after", &**last), ("limit", &limit.to_string())])
                     )
                 });
                 let items: Vec<Value> = page.into_iter().map(|(_, v)| v).collect();
@@ -1025,8 +1023,9 @@ impl Context<'_> {
             return Err(OktaError::body_not_well_formed());
         }
         self.validate(&incoming)?;
+        let existing_body = existing.body();
         let mut updated = if partial {
-            let mut merged = existing.body.clone();
+            let mut merged = existing_body.clone();
             merge(&mut merged, &incoming);
             merged
         } else {
@@ -1034,7 +1033,7 @@ impl Context<'_> {
         };
         // Read-only fields keep their server values whatever the body says.
         for path in &self.kind.read_only {
-            if let (Some(old), Some(key)) = (path.get(&existing.body), path.first_key())
+            if let (Some(old), Some(key)) = (path.get(&existing_body), path.first_key())
                 && path.is_single()
                 && path.segments().len() == 1
                 && let Value::Object(map) = &mut updated
@@ -1052,7 +1051,7 @@ impl Context<'_> {
         let object = org
             .stored_mut(&existing)
             .ok_or_else(|| OktaError::not_found(&existing.id))?;
-        object.body = updated;
+        object.set_body(&updated);
         super::rules::renumber(self.kind, &mut org, existing.parent.as_ref(), &existing.id);
         let object = org
             .get_at(&self.kind.name, existing.parent.as_ref(), &existing.id)
@@ -1060,7 +1059,7 @@ impl Context<'_> {
             .ok_or_else(|| OktaError::not_found(&existing.id))?;
         self.log("update", &object);
         if self.kind.name == "user" {
-            self.apply_rules(&mut org, Some(std::slice::from_ref(&existing.id)));
+            self.apply_rules(&mut org, Some(&[existing.id.to_string()]));
         }
         let rendered = self.render(&org, &object);
         Ok((StatusCode::OK, axum::Json(rendered)).into_response())
@@ -1069,7 +1068,7 @@ impl Context<'_> {
     fn delete(&self) -> Reply {
         let mut org = self.org();
         let existing = self.target(&org)?;
-        if self.kind.is_system(&existing.body) {
+        if self.kind.is_system(&existing.body()) {
             return Err(OktaError::new(
                 StatusCode::FORBIDDEN,
                 "E0000006",
@@ -1078,13 +1077,11 @@ impl Context<'_> {
             .with_cause("Okta-created objects cannot be deleted"));
         }
         if self.kind.name == "user"
-            && existing.body.get("status").and_then(Value::as_str) != Some("DEPROVISIONED")
+            && existing.member_str("status").as_deref() != Some("DEPROVISIONED")
         {
             // The first DELETE deactivates a user; the second deletes it.
-            if let Some(object) = org.stored_mut(&existing)
-                && let Value::Object(map) = &mut object.body
-            {
-                map.insert("status".into(), json!("DEPROVISIONED"));
+            if let Some(object) = org.stored_mut(&existing) {
+                set_status(object, "DEPROVISIONED");
             }
             self.log("deactivate", &existing);
             return Ok(StatusCode::NO_CONTENT.into_response());
@@ -1132,15 +1129,13 @@ impl Context<'_> {
         if status == "INACTIVE" {
             super::rules::check_deactivate(self.state.catalogue, &org, self.kind, &existing)?;
         }
-        if let Some(object) = org.stored_mut(&existing)
-            && let Value::Object(map) = &mut object.body
-        {
-            map.insert("status".into(), json!(status));
+        if let Some(object) = org.stored_mut(&existing) {
+            set_status(object, status);
         }
         self.log(name, &existing);
         match self.kind.name.as_str() {
             "group_rule" if status == "ACTIVE" => self.apply_rules(&mut org, None),
-            "user" => self.apply_rules(&mut org, Some(std::slice::from_ref(&existing.id))),
+            "user" => self.apply_rules(&mut org, Some(&[existing.id.to_string()])),
             _ => {}
         }
         Ok(StatusCode::NO_CONTENT.into_response())
@@ -1153,8 +1148,8 @@ impl Context<'_> {
             .all(&self.kind.name)
             .iter()
             .filter_map(|o| o.parent.as_ref())
-            .filter(|(kind, _)| kind == "user")
-            .map(|(_, id)| id.clone())
+            .filter(|(kind, _)| **kind == *"user")
+            .map(|(_, id)| id.to_string())
             .collect();
         users.dedup();
         let value: Vec<Value> = users
@@ -1193,6 +1188,15 @@ fn param_value(
 /// A relationship kind whose files keep only the member's id (group members).
 fn member_only(kind: &Kind) -> bool {
     matches!(&kind.shape, Shape::Relationship { keep, .. } if keep.len() == 1 && keep[0].to_string() == "id")
+}
+
+/// Sets a stored object's `status` (an object body; anything else is left as it is).
+fn set_status(object: &mut Object, status: &str) {
+    object.edit_body(|body| {
+        if let Value::Object(map) = body {
+            map.insert("status".into(), json!(status));
+        }
+    });
 }
 
 fn merge(target: &mut Value, patch: &Value) {

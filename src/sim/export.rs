@@ -87,22 +87,23 @@ pub fn ensure_writable(dir: &Path) -> Result<(), ExportError> {
 
 /// The files of `org`'s tree: relative path to canonical text.
 pub fn files(catalogue: &Catalogue, org: &Org) -> Result<BTreeMap<String, String>, ExportError> {
-    let objects: Vec<(&super::org::Object, String)> =
-        org.objects().map(|object| (object, object.key())).collect();
+    // The layout reads every body at once (relationship files gather their members), so the
+    // org's bodies are parsed here, for as long as the files take to build.
+    let objects: Vec<(&super::org::Object, String, serde_json::Value)> = org
+        .objects()
+        .map(|object| (object, object.key(), object.body()))
+        .collect();
     let mut entries = Vec::with_capacity(objects.len());
-    for (object, key) in &objects {
+    for (object, key, body) in &objects {
         let kind = catalogue
             .kind(&object.kind)
-            .ok_or_else(|| ExportError::UnknownKind(object.kind.clone()))?;
+            .ok_or_else(|| ExportError::UnknownKind(object.kind.to_string()))?;
         entries.push(Entry {
             kind,
             id: &object.id,
             key,
-            parent: object
-                .parent
-                .as_ref()
-                .map(|(kind, key)| (kind.as_str(), key.as_str())),
-            body: &object.body,
+            parent: object.parent.as_ref().map(|(kind, key)| (&**kind, &**key)),
+            body,
         });
     }
     Ok(tree::files(&entries)?)

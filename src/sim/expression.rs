@@ -79,7 +79,7 @@ pub struct Subject<'a> {
     /// The user object (`profile`, `status`, `id`, ...).
     pub user: &'a Json,
     /// The groups the user belongs to: (id, name), the Everyone group included.
-    pub groups: Vec<(String, String)>,
+    pub groups: Vec<(&'a str, &'a str)>,
 }
 
 /// A binary operator.
@@ -612,11 +612,32 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
 /// Every profile attribute the expression reads, with its position.
 pub fn attributes(expr: &Expr) -> Vec<(&str, usize)> {
     let mut found = Vec::new();
+    walk(expr, |expr| {
+        if let Expr::Attribute { name, position } = expr {
+            found.push((name.as_str(), *position));
+        }
+    });
+    found
+}
+
+/// Every top-level user field the expression reads (`user.getInternalProperty("status")`).
+pub fn internals(expr: &Expr) -> Vec<&str> {
+    let mut found = Vec::new();
+    walk(expr, |expr| {
+        if let Expr::Internal(name) = expr {
+            found.push(name.as_str());
+        }
+    });
+    found
+}
+
+/// Visits every node of `expr`, depth first, left to right.
+fn walk<'e>(expr: &'e Expr, mut visit: impl FnMut(&'e Expr)) {
     let mut stack = vec![expr];
     while let Some(expr) = stack.pop() {
+        visit(expr);
         match expr {
-            Expr::Attribute { name, position } => found.push((name.as_str(), *position)),
-            Expr::Literal(_) | Expr::Internal(_) => {}
+            Expr::Attribute { .. } | Expr::Literal(_) | Expr::Internal(_) => {}
             Expr::Not(a) | Expr::Negate(a) => stack.push(a),
             Expr::And(a, b) | Expr::Or(a, b) | Expr::Binary(_, a, b) => {
                 stack.push(b);
@@ -630,7 +651,6 @@ pub fn attributes(expr: &Expr) -> Vec<(&str, usize)> {
             Expr::Array(items) | Expr::Call(_, items) => stack.extend(items.iter().rev()),
         }
     }
-    found
 }
 
 /// False when the expression can only yield a non-Boolean (a string, a number, an array).
@@ -851,7 +871,12 @@ fn call(function: Function, args: Vec<Value>, subject: &Subject) -> Result<Value
                 })
                 .filter_map(string)
                 .collect();
-            Value::Bool(subject.groups.iter().any(|(id, _)| wanted.contains(id)))
+            Value::Bool(
+                subject
+                    .groups
+                    .iter()
+                    .any(|(id, _)| wanted.iter().any(|w| w == id)),
+            )
         }
         Function::IsMemberOfGroupName
         | Function::IsMemberOfGroupNameStartsWith
@@ -860,7 +885,7 @@ fn call(function: Function, args: Vec<Value>, subject: &Subject) -> Result<Value
                 return Ok(Value::Bool(false));
             };
             Value::Bool(subject.groups.iter().any(|(_, name)| match function {
-                Function::IsMemberOfGroupName => *name == wanted,
+                Function::IsMemberOfGroupName => *name == wanted.as_str(),
                 Function::IsMemberOfGroupNameStartsWith => name.starts_with(&wanted),
                 _ => name.contains(&wanted),
             }))
@@ -876,10 +901,7 @@ mod tests {
     fn subject(user: &Json) -> Subject<'_> {
         Subject {
             user,
-            groups: vec![
-                ("00gEveryone".into(), "Everyone".into()),
-                ("00gSales".into(), "Sales / EMEA".into()),
-            ],
+            groups: vec![("00gEveryone", "Everyone"), ("00gSales", "Sales / EMEA")],
         }
     }
 

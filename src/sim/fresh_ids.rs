@@ -32,7 +32,7 @@ pub fn remap(
                 .kind(&o.kind)
                 .is_some_and(|k| !matches!(k.shape, crate::catalogue::Shape::Relationship { .. }))
         })
-        .map(|o| o.id.as_str())
+        .map(|o| &*o.id)
         .collect();
     // A stable order, so the same seed gives the same new ids.
     ids.sort_unstable();
@@ -148,7 +148,7 @@ mod tests {
         assert!(old_ids.len() > 20);
         let all_text: String = fresh
             .objects()
-            .map(|o| format!("{} {:?} {}\n", o.id, o.parent, o.body))
+            .map(|o| format!("{} {:?} {}\n", o.id, o.parent, o.body_text()))
             .collect();
         for old in &old_ids {
             assert!(!all_text.contains(old.as_str()), "{old} survived");
@@ -157,9 +157,9 @@ mod tests {
         let engineering = fresh
             .all("group")
             .into_iter()
-            .find(|g| g.body["profile"]["name"] == "Engineering")
+            .find(|g| g.body()["profile"]["name"] == "Engineering")
             .expect("Engineering is there");
-        let parent = ("group".to_string(), engineering.id.clone());
+        let parent = (engineering.kind.clone(), engineering.id.clone());
         let members = fresh.list("group_membership", Some(&parent));
         assert_eq!(members.len(), 2);
         assert!(members.iter().all(|m| fresh.get("user", &m.id).is_some()));

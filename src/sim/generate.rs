@@ -3,7 +3,8 @@
 //! bookmark and SWA apps, group memberships and app assignments per user, and app group
 //! assignments. The org holds exactly what a backup of it would write: groups and apps go
 //! through canonicalisation, and the hundreds of thousands of users and relationship members
-//! are built in canonical form directly (a unit test holds every generated body canonical).
+//! are written as canonical text directly, without building a `serde_json::Value` (a unit test
+//! holds every generated body canonical, and its text the one storing it would write).
 //!
 //! Must not depend on the clock for anything but last sign-ins, which are generated as "days
 //! before now" so that the activity bucket kept in the files is the same on any day.
@@ -13,7 +14,8 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use super::org::{ObjectRef, Org};
+use super::body::Body;
+use super::org::{ObjectRef, Org, object_ref};
 use super::seeded::Seeded;
 use crate::catalogue::{Catalogue, Kind};
 use crate::snapshot::canonical::{self, Context};
@@ -358,11 +360,6 @@ pub fn generate(
     now: DateTime<Utc>,
 ) -> Result<Generated, MissingKind> {
     let mut generator = Generator::new(catalogue, org, seed, key, now)?;
-    org.reserve(
-        sizes.users * (1 + sizes.memberships + sizes.assignments)
-            + sizes.groups
-            + sizes.apps * (1 + sizes.app_groups),
-    );
     let mut done = Generated::default();
     let groups: Vec<String> = (0..sizes.groups).map(|_| generator.group(org)).collect();
     done.groups = groups.len();
@@ -386,12 +383,102 @@ pub fn generate(
     Ok(done)
 }
 
+// Generated bodies written without building a `Value`: every struct lists its members in the
+// order `Value` writes them (sorted by name), so the text is the one `Body::new` would store
+// (a unit test holds every generated body to it).
+
+#[derive(serde::Serialize)]
+struct UserBody<'a> {
+    #[serde(rename = "_derived")]
+    derived: Derived,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activated: Option<&'a str>,
+    created: &'a str,
+    credentials: Credentials,
+    id: &'a str,
+    profile: Profile<'a>,
+    status: &'a str,
+    #[serde(rename = "statusChanged")]
+    status_changed: &'a str,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    user_type: Option<IdOnly<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct Derived {
+    activity: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct Credentials {
+    provider: Provider,
+}
+
+#[derive(serde::Serialize)]
+struct Provider {
+    name: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Profile<'a> {
+    city: &'a str,
+    cost_center: &'a str,
+    country_code: &'a str,
+    department: &'a str,
+    display_name: &'a str,
+    division: &'a str,
+    email: &'a str,
+    employee_number: &'a str,
+    first_name: &'a str,
+    last_name: &'a str,
+    locale: &'a str,
+    login: &'a str,
+    manager: &'a str,
+    manager_id: &'a str,
+    mobile_phone: &'a str,
+    nick_name: &'a str,
+    organization: &'a str,
+    preferred_language: &'a str,
+    primary_phone: &'a str,
+    second_email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a str>,
+    street_address: &'a str,
+    timezone: &'a str,
+    title: &'a str,
+    user_type: &'a str,
+    zip_code: &'a str,
+}
+
+/// `{"id": …}`: a membership, a user type reference.
+#[derive(serde::Serialize)]
+struct IdOnly<'a> {
+    id: &'a str,
+}
+
+/// An app user assignment.
+#[derive(serde::Serialize)]
+struct Assignment<'a> {
+    credentials: UserName<'a>,
+    id: &'a str,
+    scope: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct UserName<'a> {
+    #[serde(rename = "userName")]
+    user_name: &'a str,
+}
+
 /// The id of the org's default user type, which new users get.
 fn default_user_type(org: &Org) -> Option<String> {
     org.all("user_type")
         .into_iter()
-        .find(|t| t.body.get("default").and_then(Value::as_bool) == Some(true))
-        .map(|t| t.id.clone())
+        .find(|t| t.member("default").and_then(|d| d.as_bool()) == Some(true))
+        .map(|t| t.id.to_string())
 }
 
 pub(super) struct Generator<'c, 'k> {
@@ -484,52 +571,58 @@ impl<'c, 'k> Generator<'c, 'k> {
         let created = self.timestamp(REFERENCE, created_days);
         let status_changed = self.days_ago(0, created_days as usize);
         let manager = format!("{} {}", self.random.pick(FIRST), self.random.pick(LAST));
-        // Built in canonical form directly (a hundred thousand users would spend seconds in
-        // canonicalisation): no volatile fields, no nulls, the activity bucket under
-        // `_derived`. A unit test holds every generated body canonical.
-        let mut body = json!({
-            "id": id,
-            "status": status,
-            "created": created,
-            "statusChanged": status_changed,
-            "credentials": {"provider": {"name": "OKTA", "type": "OKTA"}},
-            "profile": {
-                "firstName": first,
-                "lastName": last,
-                "displayName": format!("{first} {last}"),
-                "nickName": first,
-                "login": login,
-                "email": login,
-                "secondEmail": format!("{}.{}.{n}@personal.example", ascii(first), ascii(last)),
-                "title": title,
-                "department": department,
-                "division": format!("{department} {}", self.random.pick(REGIONS)),
-                "organization": "Generated Example Inc.",
-                "costCenter": format!("CC-{:04}", 1000 + self.random.below(400)),
-                "employeeNumber": format!("E{n:07}"),
-                "userType": if self.random.below(10) == 0 { "Contractor" } else { "Employee" },
-                "manager": manager,
-                "managerId": format!("E{:07}", 1 + self.random.below(n.max(1))),
-                "mobilePhone": format!("+1-555-{:03}-{:04}", self.random.below(1000), self.random.below(10000)),
-                "primaryPhone": format!("+1-555-{:03}-{:04}", self.random.below(1000), self.random.below(10000)),
-                "streetAddress": format!("{} {} Street", 1 + self.random.below(999), self.random.pick(LAST)),
-                "city": city,
-                "zipCode": zip,
-                "countryCode": country,
-                "preferredLanguage": &locale[..2],
-                "locale": locale,
-                "timezone": timezone,
-            },
-        });
-        if status != "STAGED" {
-            body["activated"] = json!(created);
-        }
-        if !state.is_empty() {
-            body["profile"]["state"] = json!(state);
-        }
-        if let Some(user_type) = &self.user_type {
-            body["type"] = json!({"id": user_type});
-        }
+        // Drawn in this order, so a seed keeps generating the same users.
+        let division = format!("{department} {}", self.random.pick(REGIONS));
+        let cost_center = format!("CC-{:04}", 1000 + self.random.below(400));
+        let user_type = if self.random.below(10) == 0 {
+            "Contractor"
+        } else {
+            "Employee"
+        };
+        let manager_id = format!("E{:07}", 1 + self.random.below(n.max(1)));
+        let mobile_phone = format!(
+            "+1-555-{:03}-{:04}",
+            self.random.below(1000),
+            self.random.below(10000)
+        );
+        let primary_phone = format!(
+            "+1-555-{:03}-{:04}",
+            self.random.below(1000),
+            self.random.below(10000)
+        );
+        let street_address = format!(
+            "{} {} Street",
+            1 + self.random.below(999),
+            self.random.pick(LAST)
+        );
+        let profile = Profile {
+            city,
+            cost_center: &cost_center,
+            country_code: country,
+            department,
+            display_name: &format!("{first} {last}"),
+            division: &division,
+            email: &login,
+            employee_number: &format!("E{n:07}"),
+            first_name: first,
+            last_name: last,
+            locale,
+            login: &login,
+            manager: &manager,
+            manager_id: &manager_id,
+            mobile_phone: &mobile_phone,
+            nick_name: first,
+            organization: "Generated Example Inc.",
+            preferred_language: &locale[..2],
+            primary_phone: &primary_phone,
+            second_email: &format!("{}.{}.{n}@personal.example", ascii(first), ascii(last)),
+            state: Some(state).filter(|s| !s.is_empty()),
+            street_address: &street_address,
+            timezone,
+            title,
+            user_type,
+            zip_code: zip,
+        };
         // Staged and provisioned users have never signed in; the rest did, some long ago.
         // Only the bucket of the last sign-in is kept, relative to now, so it does not drift.
         let activity = if matches!(status, "STAGED" | "PROVISIONED") {
@@ -544,8 +637,26 @@ impl<'c, 'k> Generator<'c, 'k> {
             let last_login = self.timestamp(now, days);
             canonical::activity_bucket(Some(&last_login), now)
         };
-        body[crate::catalogue::DERIVED_MEMBER] = json!({"activity": activity});
-        org.insert(self.kinds.user, Some(id.clone()), None, body);
+        // Written in canonical form directly (a hundred thousand users would spend seconds in
+        // canonicalisation and in building trees of maps): no volatile fields, no nulls, the
+        // activity bucket under `_derived`. A unit test holds every generated body canonical.
+        let body = UserBody {
+            derived: Derived { activity },
+            activated: (status != "STAGED").then_some(created.as_str()),
+            created: &created,
+            credentials: Credentials {
+                provider: Provider {
+                    name: "OKTA",
+                    kind: "OKTA",
+                },
+            },
+            id: &id,
+            profile,
+            status,
+            status_changed: &status_changed,
+            user_type: self.user_type.as_deref().map(|id| IdOnly { id }),
+        };
+        org.insert_body(self.kinds.user, id.clone(), None, Body::written(&body));
         (id, login, status)
     }
 
@@ -630,18 +741,18 @@ impl<'c, 'k> Generator<'c, 'k> {
     ) -> usize {
         let mut added = 0;
         for group in self.distinct(groups, count) {
-            let parent = Some(("group".to_string(), group.clone()));
+            let parent = Some(object_ref("group", &group));
             if org
                 .get_at("group_membership", parent.as_ref(), user)
                 .is_none()
             {
                 // Already canonical (the member id alone): no canonicalisation for the
                 // hundreds of thousands of these.
-                org.insert(
+                org.insert_body(
                     self.kinds.membership,
-                    Some(user.to_string()),
+                    user.to_string(),
                     parent,
-                    json!({"id": user}),
+                    Body::written(&IdOnly { id: user }),
                 );
                 added += 1;
             }
@@ -660,18 +771,19 @@ impl<'c, 'k> Generator<'c, 'k> {
     ) -> usize {
         let mut added = 0;
         for app in self.distinct(apps, count) {
-            let parent = Some(("app".to_string(), app.clone()));
+            let parent = Some(object_ref("app", &app));
             if org
                 .get_at("app_user_assignment", parent.as_ref(), user)
                 .is_none()
             {
                 // The canonical form (the kind keeps id, scope, credentials.userName and
-                // profile), built directly.
-                let body = json!({
-                    "id": user, "scope": "USER",
-                    "credentials": {"userName": login},
+                // profile), written directly.
+                let body = Body::written(&Assignment {
+                    credentials: UserName { user_name: login },
+                    id: user,
+                    scope: "USER",
                 });
-                org.insert(self.kinds.app_user, Some(user.to_string()), parent, body);
+                org.insert_body(self.kinds.app_user, user.to_string(), parent, body);
                 added += 1;
             }
         }
@@ -686,7 +798,7 @@ impl<'c, 'k> Generator<'c, 'k> {
         groups: &[String],
         count: usize,
     ) -> usize {
-        let parent = Some(("app".to_string(), app.to_string()));
+        let parent = Some(object_ref("app", app));
         let mut added = 0;
         for group in self.distinct(groups, count) {
             let body = json!({"id": group, "priority": added});
@@ -760,7 +872,7 @@ mod tests {
         let texts = |org: &Org| {
             let mut all: Vec<String> = org
                 .objects()
-                .map(|o| format!("{}{}", o.id, o.body))
+                .map(|o| format!("{}{}", o.id, o.body_text()))
                 .collect();
             all.sort();
             all
@@ -770,18 +882,18 @@ mod tests {
             key: Some(&key()),
             now: now(),
         };
-        let statuses: std::collections::BTreeSet<&str> = a
+        let statuses: std::collections::BTreeSet<String> = a
             .all("user")
             .iter()
-            .filter_map(|u| u.body.get("status").and_then(Value::as_str))
+            .filter_map(|u| u.member_str("status"))
             .collect();
         assert_eq!(statuses.len(), STATUSES.len(), "{statuses:?}");
         for object in a.objects() {
             let kind = catalogue.kind(&object.kind).expect("kind");
-            assert_eq!(
-                canonical::canonicalize(kind, &object.body, &context),
-                object.body
-            );
+            let body = object.body();
+            assert_eq!(canonical::canonicalize(kind, &body, &context), body);
+            // Written directly, the text is still the one storing the parsed body writes.
+            assert_eq!(object.body_text(), Body::new(&body).text(), "{}", object.id);
         }
     }
 
@@ -794,7 +906,7 @@ mod tests {
         let total: usize = org
             .all("user")
             .iter()
-            .map(|u| canonical::to_text(&u.body).len())
+            .map(|u| canonical::to_text(&u.body()).len())
             .sum();
         let average = total / 50;
         assert!(

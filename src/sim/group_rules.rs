@@ -19,8 +19,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::body::Selection;
 use super::expression::{self, Expr};
-use super::org::{FixtureError, ObjectRef, Org};
+use super::org::{FixtureError, ObjectRef, Org, object_ref};
 use crate::catalogue::Catalogue;
 
 /// The membership kind rules write.
@@ -54,9 +55,9 @@ pub fn profile_attributes(catalogue: &Catalogue, org: &Org) -> BTreeSet<String> 
         .map(str::to_string)
         .collect();
     for schema in org.all("user_schema") {
+        let body = schema.body();
         for part in ["base", "custom"] {
-            if let Some(properties) = schema
-                .body
+            if let Some(properties) = body
                 .pointer(&format!("/definitions/{part}/properties"))
                 .and_then(Value::as_object)
             {
@@ -98,17 +99,18 @@ struct Rule {
 fn active_rules(org: &Org) -> Vec<Rule> {
     org.all("group_rule")
         .into_iter()
-        .filter(|r| r.body.get("status").and_then(Value::as_str) == Some("ACTIVE"))
+        .filter(|r| r.member_str("status").as_deref() == Some("ACTIVE"))
         .filter_map(|r| {
-            let expr = expression_of(&r.body)?.ok()?;
+            let body = r.body();
+            let expr = expression_of(&body)?.ok()?;
             Some(Rule {
-                id: r.id.clone(),
+                id: r.id.to_string(),
                 expr,
-                targets: strings(&r.body, "/actions/assignUserToGroups/groupIds"),
-                excluded_users: strings(&r.body, "/conditions/people/users/exclude")
+                targets: strings(&body, "/actions/assignUserToGroups/groupIds"),
+                excluded_users: strings(&body, "/conditions/people/users/exclude")
                     .into_iter()
                     .collect(),
-                excluded_groups: strings(&r.body, "/conditions/people/groups/exclude")
+                excluded_groups: strings(&body, "/conditions/people/groups/exclude")
                     .into_iter()
                     .collect(),
             })
@@ -133,21 +135,20 @@ fn memberships(org: &Org, users: Option<&HashSet<&str>>) -> HashMap<String, BTre
 }
 
 /// Group names by id, and the Everyone group every user belongs to without a stored membership.
-fn groups(org: &Org) -> (BTreeMap<String, String>, Option<String>) {
-    let mut names = BTreeMap::new();
+fn groups(org: &Org) -> (HashMap<String, String>, Option<String>) {
+    let mut names = HashMap::new();
     let mut everyone = None;
     for group in org.all("group") {
-        let name = group
-            .body
+        let body = group.body();
+        let name = body
             .pointer("/profile/name")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        if group.body.get("type").and_then(Value::as_str) == Some("BUILT_IN") && name == "Everyone"
-        {
-            everyone = Some(group.id.clone());
+        if body.get("type").and_then(Value::as_str) == Some("BUILT_IN") && name == "Everyone" {
+            everyone = Some(group.id.to_string());
         }
-        names.insert(group.id.clone(), name);
+        names.insert(group.id.to_string(), name);
     }
     (names, everyone)
 }
@@ -164,6 +165,18 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
     for rule in &mut rules {
         rule.targets.retain(|g| names.contains_key(g));
     }
+    // What evaluation reads of a user: its status and what the rules read, so each user's
+    // body is only skimmed for those (parsing a hundred thousand whole users takes seconds).
+    let mut reads = Selection::default();
+    reads.add(&["status"]);
+    for rule in &rules {
+        for (attribute, _) in expression::attributes(&rule.expr) {
+            reads.add(&["profile", attribute]);
+        }
+        for field in expression::internals(&rule.expr) {
+            reads.add(&[field]);
+        }
+    }
     let mut member_of = memberships(
         org,
         users
@@ -172,7 +185,7 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
     );
     let mut pending: Vec<String> = match users {
         Some(ids) => ids.to_vec(),
-        None => org.all("user").iter().map(|u| u.id.clone()).collect(),
+        None => org.all("user").iter().map(|u| u.id.to_string()).collect(),
     };
     let mut changes = Vec::new();
     // A user's rules depend only on their own profile and groups, so each pass re-evaluates
@@ -186,17 +199,18 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
                 let Some(user) = org.get("user", user_id) else {
                     continue;
                 };
-                if !evaluated(&user.body) {
+                let user = user.select(&reads);
+                if !evaluated(&user) {
                     continue;
                 }
                 let mine = member_of.get(user_id);
                 let subject = expression::Subject {
-                    user: &user.body,
+                    user: &user,
                     groups: mine
                         .into_iter()
                         .flatten()
                         .chain(everyone.as_ref())
-                        .map(|g| (g.clone(), names.get(g).cloned().unwrap_or_default()))
+                        .map(|g| (g.as_str(), names.get(g).map_or("", String::as_str)))
                         .collect(),
                 };
                 rules
@@ -216,7 +230,7 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
                     if hit && !held {
                         org.rule_memberships.hold_by_rule(group, user_id, &rule.id);
                         if org.get_member(MEMBERSHIP, group, user_id).is_none() {
-                            let parent: ObjectRef = ("group".into(), group.clone());
+                            let parent: ObjectRef = object_ref("group", group);
                             org.insert(
                                 membership_kind,
                                 Some(user_id.clone()),
@@ -265,11 +279,7 @@ pub fn apply(catalogue: &Catalogue, org: &mut Org, users: Option<&[String]>) -> 
 }
 
 fn remove_membership(org: &mut Org, group: &str, user: &str) {
-    org.remove_at(
-        MEMBERSHIP,
-        Some(&("group".to_string(), group.to_string())),
-        user,
-    );
+    org.remove_at(MEMBERSHIP, Some(&object_ref("group", group)), user);
 }
 
 /// A rule is deleted: with `remove_users`, the memberships only it held go; otherwise they
@@ -307,10 +317,11 @@ pub fn settle_fixture(
         None => dir.join(format!("{} {}", at.0, at.1)),
     };
     for rule in org.all("group_rule") {
-        if let Some(Err(error)) = expression_of(&rule.body) {
+        let body = rule.body();
+        if let Some(Err(error)) = expression_of(&body) {
             return Err(FixtureError::RuleExpression {
                 path: file(&(rule.kind.clone(), rule.id.clone()), ".json"),
-                rule: name_of(&rule.body, "/name", &rule.id),
+                rule: name_of(&body, "/name", &rule.id),
                 error,
             });
         }
@@ -318,7 +329,11 @@ pub fn settle_fixture(
     let held: Vec<(String, String)> = org
         .all(MEMBERSHIP)
         .iter()
-        .filter_map(|m| m.parent.as_ref().map(|(_, g)| (g.clone(), m.id.clone())))
+        .filter_map(|m| {
+            m.parent
+                .as_ref()
+                .map(|(_, g)| (g.to_string(), m.id.to_string()))
+        })
         .collect();
     for (group, user) in &held {
         org.rule_memberships.hold_by_admin(group, user);
@@ -327,7 +342,7 @@ pub fn settle_fixture(
     if let Some(change) = added.iter().find(|c| c.added) {
         let members = catalogue
             .kind(MEMBERSHIP)
-            .zip(stems.get(&("group".to_string(), change.group.clone())))
+            .zip(stems.get(&object_ref("group", &change.group)))
             .and_then(|(kind, group_stem)| {
                 crate::snapshot::layout::stem(kind, kind.primary(), &json!({}), Some(group_stem))
                     .ok()
@@ -338,11 +353,11 @@ pub fn settle_fixture(
             );
         let rule = org
             .get("group_rule", &change.rule)
-            .map_or(change.rule.clone(), |r| name_of(&r.body, "/name", &r.id));
+            .map_or(change.rule.clone(), |r| name_of(&r.body(), "/name", &r.id));
         let user = org
             .get("user", &change.user)
             .map_or(change.user.clone(), |u| {
-                format!("{} ({})", name_of(&u.body, "/profile/login", &u.id), u.id)
+                format!("{} ({})", name_of(&u.body(), "/profile/login", &u.id), u.id)
             });
         return Err(FixtureError::RuleMembership {
             path: members,

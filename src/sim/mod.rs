@@ -8,6 +8,7 @@
 mod api;
 mod assertion;
 pub mod auth;
+pub mod body;
 mod dpop;
 pub mod error;
 pub mod export;
@@ -134,7 +135,7 @@ pub fn build_org(catalogue: &Catalogue, options: &Options) -> Result<Built, Star
         secrets = fresh_secrets;
     }
     let fixture_ids: std::collections::HashSet<String> =
-        org.objects().map(|o| o.id.clone()).collect();
+        org.objects().map(|o| o.id.to_string()).collect();
     let mut summary = None;
     if let Some(sizes) = &options.generate {
         let key = fixture_key()?;
@@ -158,8 +159,8 @@ pub fn build_org(catalogue: &Catalogue, options: &Options) -> Result<Built, Star
         let users: Vec<String> = org
             .all("user")
             .iter()
-            .filter(|u| !fixture_ids.contains(&u.id))
-            .map(|u| u.id.clone())
+            .filter(|u| !fixture_ids.contains(&*u.id))
+            .map(|u| u.id.to_string())
             .collect();
         let changes = group_rules::apply(catalogue, &mut org, Some(&users));
         tracing::info!(

@@ -1,21 +1,45 @@
 //! The simulated org: every object of every kind in memory, with its parent, loaded from a
 //! fixture tree in the canonical org-repo layout (so the same tree is what a backup of it must
-//! produce).
+//! produce). Built to hold a large generated org (600 000 objects) in a few hundred MiB: bodies
+//! as compact JSON text (`sim::body`), names shared between the objects that hold them.
 //!
 //! Must not know HTTP: handlers in `sim::api` read and change it through these methods.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::body::{Body, Selection};
 use super::fixture::FixtureTree;
 use crate::catalogue::{Catalogue, Kind, Shape};
 use crate::snapshot::layout;
 
+/// A name the org shares between the objects that hold it (a kind name, a parent's key, an
+/// id): cloning it copies no text.
+pub type Name = Arc<str>;
+
 /// A reference to an object as a parent: its kind and its key ([`Object::key`], the id for
 /// top-level objects).
-pub type ObjectRef = (String, String);
+pub type ObjectRef = (Name, Name);
+
+/// A reference to a parent from its kind and key.
+pub fn object_ref(kind: &str, key: &str) -> ObjectRef {
+    (Name::from(kind), Name::from(key))
+}
+
+/// One object of the org. Its body is kept as compact JSON text (see [`Body`]) and parsed
+/// when read: read it with [`Object::body`] (or one member with [`Object::member`]), change
+/// it with [`Object::set_body`] or [`Object::edit_body`].
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub kind: Name,
+    pub id: Name,
+    pub parent: Option<ObjectRef>,
+    body: Body,
+}
 
 impl Object {
     /// Where the org keeps the object: its id at the top level, `<parent key>/<id>` when
@@ -24,23 +48,57 @@ impl Object {
     pub fn key(&self) -> String {
         match &self.parent {
             Some((_, parent)) => format!("{parent}/{}", self.id),
-            None => self.id.clone(),
+            None => self.id.to_string(),
         }
     }
 
     /// The reference its children hold: its kind and [`Object::key`].
     pub fn as_parent(&self) -> ObjectRef {
-        (self.kind.clone(), self.key())
+        match &self.parent {
+            Some(_) => (self.kind.clone(), Name::from(self.key())),
+            None => (self.kind.clone(), self.id.clone()),
+        }
     }
-}
 
-/// One object of the org.
-#[derive(Clone, Debug)]
-pub struct Object {
-    pub kind: String,
-    pub id: String,
-    pub parent: Option<ObjectRef>,
-    pub body: Value,
+    /// The body (canonical), parsed from its text.
+    pub fn body(&self) -> Value {
+        self.body.parse()
+    }
+
+    /// The top-level member `name` of the body, without parsing the rest.
+    pub fn member(&self, name: &str) -> Option<Value> {
+        self.body.member(name)
+    }
+
+    /// The body with only the members `selection` names (see [`Body::select`]).
+    pub fn select(&self, selection: &Selection) -> Value {
+        self.body.select(selection)
+    }
+
+    /// A top-level string member of the body (a status, a type).
+    pub fn member_str(&self, name: &str) -> Option<String> {
+        match self.member(name) {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The body's compact JSON text (equal texts are equal bodies).
+    pub fn body_text(&self) -> &str {
+        self.body.text()
+    }
+
+    /// Replaces the body.
+    pub fn set_body(&mut self, body: &Value) {
+        self.body = Body::new(body);
+    }
+
+    /// Changes the body in place.
+    pub fn edit_body(&mut self, edit: impl FnOnce(&mut Value)) {
+        let mut body = self.body();
+        edit(&mut body);
+        self.set_body(&body);
+    }
 }
 
 /// A fixture that cannot be loaded, naming the file.
@@ -93,24 +151,38 @@ pub enum FixtureError {
     },
 }
 
-/// Where an object is stored: its kind, its parent's id (empty at the top level) and its id.
-/// Nested ids need only be unique under their parent: relationship members are member ids
-/// that repeat under every parent, and some kinds are named per parent (an app's features).
-type Key = (String, String, String);
+/// The objects of one kind under one parent (or at the top level).
+#[derive(Clone, Debug, Default)]
+struct Scope {
+    /// By id. Nested ids need only be unique under their parent: relationship members are
+    /// member ids that repeat under every parent, and some kinds are named per parent (an
+    /// app's features).
+    objects: HashMap<Name, Object>,
+    /// The ids in creation order.
+    order: Vec<Name>,
+}
 
 /// Every object, by kind, in creation order.
+///
+/// Every name is held once and shared: a kind's name by all its objects, a parent's key by all
+/// its children (a group's key by its hundreds of members), an object's id by its scope's map
+/// and order. Lookups by `&str` allocate nothing.
 #[derive(Clone, Debug, Default)]
 pub struct Org {
-    objects: HashMap<Key, Object>,
-    /// Ids per `(kind, parent id)` (empty parent id at the top level), in creation order.
-    order: BTreeMap<(String, String), Vec<String>>,
-    /// The kinds with objects under each parent id.
-    children: HashMap<String, BTreeSet<String>>,
-    /// The parents of each nested object that is not a relationship member, by (kind, id), so
-    /// [`Org::get`] finds a policy rule by its id alone.
-    located: HashMap<(String, String), Vec<String>>,
+    /// Objects by kind, then by parent key (empty at the top level). Listing across parents
+    /// goes in the order of their keys.
+    kinds: BTreeMap<Name, HashMap<Name, Scope>>,
+    /// The kinds with objects under each parent key.
+    children: HashMap<Name, BTreeSet<Name>>,
+    /// The parents (keys) of each nested object that is not a relationship member, by kind and
+    /// id, so [`Org::get`] finds a policy rule by its id alone.
+    located: HashMap<Name, HashMap<Name, Vec<Name>>>,
     /// Relationship kinds (not in `located`: a member's id is another object's id).
-    relationships: BTreeSet<String>,
+    relationships: BTreeSet<Name>,
+    /// How many objects there are.
+    count: usize,
+    /// The parent key of top-level objects (empty).
+    top: Name,
     next_id: u64,
     /// Which memberships group rules made and which an admin made.
     pub rule_memberships: super::rule_memberships::RuleMemberships,
@@ -229,7 +301,7 @@ impl Org {
                         None => id.clone(),
                     };
                     org.insert_with_id(kind, id.clone(), parent, value);
-                    by_stem.insert(stem, (kind.name.clone(), key));
+                    by_stem.insert(stem, object_ref(&kind.name, &key));
                 }
             }
         }
@@ -256,12 +328,16 @@ impl Org {
     }
 
     fn insert_with_id(&mut self, kind: &Kind, id: String, parent: Option<ObjectRef>, body: Value) {
+        self.note_relationship(kind);
+        self.place(&kind.name, &id, parent, Body::new(&body));
+    }
+
+    fn note_relationship(&mut self, kind: &Kind) {
         if matches!(kind.shape, Shape::Relationship { .. })
-            && !self.relationships.contains(&kind.name)
+            && !self.relationships.contains(kind.name.as_str())
         {
-            self.relationships.insert(kind.name.clone());
+            self.relationships.insert(Name::from(kind.name.as_str()));
         }
-        self.place(&kind.name, id, parent, body);
     }
 
     /// A copy of the org with every id, parent id and body rewritten (in the same order).
@@ -271,62 +347,105 @@ impl Org {
             next_id: self.next_id,
             ..Org::default()
         };
-        for ((kind, parent_id), ids) in &self.order {
-            for old in ids {
-                let Some(object) =
-                    self.objects
-                        .get(&(kind.clone(), parent_id.clone(), old.clone()))
-                else {
-                    continue;
-                };
-                let parent = object
-                    .parent
-                    .as_ref()
-                    .map(|(parent_kind, parent_id)| (parent_kind.clone(), id(parent_id)));
-                out.place(kind, id(old), parent, body(&object.body));
-            }
+        for object in self.objects() {
+            let parent = object
+                .parent
+                .as_ref()
+                .map(|(parent_kind, parent_id)| (parent_kind.clone(), Name::from(id(parent_id))));
+            out.place(
+                &object.kind,
+                &id(&object.id),
+                parent,
+                Body::new(&body(&object.body())),
+            );
         }
         out
     }
 
-    fn place(&mut self, kind: &str, id: String, parent: Option<ObjectRef>, body: Value) {
-        let parent_id = parent
-            .as_ref()
-            .map(|(_, id)| id.clone())
-            .unwrap_or_default();
-        let key = Self::key(kind, parent.as_ref(), &id);
-        if !self.objects.contains_key(&key) {
-            self.order
-                .entry((kind.to_string(), parent_id.clone()))
-                .or_default()
-                .push(id.clone());
-            if !parent_id.is_empty() {
-                if !self.relationships.contains(kind) {
-                    self.located
-                        .entry((kind.to_string(), id.clone()))
-                        .or_default()
-                        .push(parent_id.clone());
-                }
-                self.children
-                    .entry(parent_id)
-                    .or_default()
-                    .insert(kind.to_string());
-            }
+    /// The shared copy of a kind's name, when the org has objects of that kind.
+    fn kind_name(&self, kind: &str) -> Option<Name> {
+        self.kinds.get_key_value(kind).map(|(name, _)| name.clone())
+    }
+
+    fn place(&mut self, kind: &str, id: &str, parent: Option<ObjectRef>, body: Body) {
+        // Names are shared: the kind's with its other objects, the parent's kind with the
+        // parent, the parent's key with its other children of this kind.
+        let (parent_kind, scope_key) = match parent {
+            Some((parent_kind, parent_key)) => (
+                Some(self.kind_name(&parent_kind).unwrap_or(parent_kind)),
+                parent_key,
+            ),
+            None => (None, self.top.clone()),
+        };
+        if !self.kinds.contains_key(kind) {
+            self.kinds.insert(Name::from(kind), HashMap::new());
         }
-        self.objects.insert(
-            key,
+        let Some((kind, scopes)) = self
+            .kinds
+            .range_mut::<str, _>((Bound::Included(kind), Bound::Included(kind)))
+            .next()
+        else {
+            // Unreachable: the kind was inserted just above.
+            return;
+        };
+        let kind = kind.clone();
+        let entry = scopes.entry(scope_key);
+        let scope_key = entry.key().clone();
+        let scope = entry.or_default();
+        let parent = parent_kind.map(|parent_kind| (parent_kind, scope_key.clone()));
+        if let Some(existing) = scope.objects.get_mut(id) {
+            existing.parent = parent;
+            existing.body = body;
+            return;
+        }
+        let id = Name::from(id);
+        scope.order.push(id.clone());
+        scope.objects.insert(
+            id.clone(),
             Object {
-                kind: kind.to_string(),
-                id,
+                kind: kind.clone(),
+                id: id.clone(),
                 parent,
                 body,
             },
         );
+        self.count += 1;
+        if !scope_key.is_empty() {
+            if !self.relationships.contains(&kind) {
+                self.located
+                    .entry(kind.clone())
+                    .or_default()
+                    .entry(id)
+                    .or_default()
+                    .push(scope_key.clone());
+            }
+            match self.children.get_mut(&scope_key) {
+                Some(kinds) => {
+                    if !kinds.contains(&kind) {
+                        kinds.insert(kind);
+                    }
+                }
+                None => {
+                    self.children.insert(scope_key, BTreeSet::from([kind]));
+                }
+            }
+        }
     }
 
-    fn key(kind: &str, parent: Option<&ObjectRef>, id: &str) -> Key {
-        let scope = parent.map(|(_, id)| id.clone()).unwrap_or_default();
-        (kind.to_string(), scope, id.to_string())
+    fn scope(&self, kind: &str, parent_key: &str) -> Option<&Scope> {
+        self.kinds.get(kind)?.get(parent_key)
+    }
+
+    /// [`Org::insert`] of a body already written (see [`Body::written`]).
+    pub(super) fn insert_body(
+        &mut self,
+        kind: &Kind,
+        id: String,
+        parent: Option<ObjectRef>,
+        body: Body,
+    ) {
+        self.note_relationship(kind);
+        self.place(&kind.name, &id, parent, body);
     }
 
     /// Adds an object (replacing one with the same id under the same parent) and returns its id.
@@ -346,29 +465,21 @@ impl Org {
     /// parents, such as an app feature's name, the first; use [`Org::get_at`] for those and
     /// for relationship members).
     pub fn get(&self, kind: &str, id: &str) -> Option<&Object> {
-        if let Some(found) = self
-            .objects
-            .get(&(kind.to_string(), String::new(), id.to_string()))
-        {
+        if let Some(found) = self.get_keyed(kind, "", id) {
             return Some(found);
         }
-        let parent = self
-            .located
-            .get(&(kind.to_string(), id.to_string()))?
-            .first()?;
-        self.objects
-            .get(&(kind.to_string(), parent.clone(), id.to_string()))
+        let parent = self.located.get(kind)?.get(id)?.first()?;
+        self.get_keyed(kind, parent, id)
     }
 
     /// The relationship member `id` of `kind` under the parent with id `parent_id`.
     pub fn get_member(&self, kind: &str, parent_id: &str, id: &str) -> Option<&Object> {
-        self.objects
-            .get(&(kind.to_string(), parent_id.to_string(), id.to_string()))
+        self.get_keyed(kind, parent_id, id)
     }
 
     /// An object by id under `parent`.
     pub fn get_at(&self, kind: &str, parent: Option<&ObjectRef>, id: &str) -> Option<&Object> {
-        self.objects.get(&Self::key(kind, parent, id))
+        self.get_keyed(kind, parent.map_or("", |(_, key)| key), id)
     }
 
     /// See [`Org::get_at`].
@@ -378,8 +489,11 @@ impl Org {
         parent: Option<&ObjectRef>,
         id: &str,
     ) -> Option<&mut Object> {
-        let key = Self::key(kind, parent, id);
-        self.objects.get_mut(&key)
+        self.kinds
+            .get_mut(kind)?
+            .get_mut(parent.map_or("", |(_, key)| &**key))?
+            .objects
+            .get_mut(id)
     }
 
     /// The stored copy of `object` (found by its kind, parent and id), to change it.
@@ -394,24 +508,25 @@ impl Org {
         parent: Option<&ObjectRef>,
         id: &str,
     ) -> Option<Object> {
-        let key = Self::key(kind, parent, id);
-        let removed = self.objects.remove(&key)?;
-        let parent_id = removed
-            .parent
-            .as_ref()
-            .map(|(_, id)| id.clone())
-            .unwrap_or_default();
-        if let Some(parents) = self.located.get_mut(&(kind.to_string(), id.to_string())) {
-            parents.retain(|p| *p != parent_id);
+        let parent_key = parent.map_or("", |(_, key)| &**key);
+        let scopes = self.kinds.get_mut(kind)?;
+        let scope = scopes.get_mut(parent_key)?;
+        let removed = scope.objects.remove(id)?;
+        scope.order.retain(|i| !Arc::ptr_eq(i, &removed.id));
+        if scope.objects.is_empty() {
+            scopes.remove(parent_key);
+        }
+        self.count -= 1;
+        if let Some(ids) = self.located.get_mut(kind)
+            && let Some(parents) = ids.get_mut(id)
+        {
+            parents.retain(|p| **p != *parent_key);
             if parents.is_empty() {
-                self.located.remove(&(kind.to_string(), id.to_string()));
+                ids.remove(id);
             }
         }
         if kind == super::rule_memberships::KIND {
-            self.rule_memberships.forget(&parent_id, id);
-        }
-        if let Some(order) = self.order.get_mut(&(kind.to_string(), parent_id)) {
-            order.retain(|i| i != id);
+            self.rule_memberships.forget(parent_key, id);
         }
         Some(removed)
     }
@@ -429,56 +544,42 @@ impl Org {
     /// The objects of `kind` (under `parent`, when given), in creation order (across parents:
     /// grouped by parent).
     pub fn list(&self, kind: &str, parent: Option<&ObjectRef>) -> Vec<&Object> {
+        self.scopes(kind, parent)
+            .into_iter()
+            .flat_map(|(_, scope)| scope.order.iter().filter_map(|id| scope.objects.get(id)))
+            .filter(|object| parent.is_none_or(|parent| object.parent.as_ref() == Some(parent)))
+            .collect()
+    }
+
+    /// The scopes of `kind`: the one under `parent`, or all, in the order of their keys.
+    fn scopes(&self, kind: &str, parent: Option<&ObjectRef>) -> Vec<(&Name, &Scope)> {
+        let Some(scopes) = self.kinds.get(kind) else {
+            return Vec::new();
+        };
         match parent {
-            Some(parent) => self
-                .order
-                .get(&(kind.to_string(), parent.1.clone()))
-                .into_iter()
-                .flatten()
-                .filter_map(|id| self.get_at(kind, Some(parent), id))
-                .filter(|object| object.parent.as_ref() == Some(parent))
-                .collect(),
-            None => self
-                .order
-                .range((kind.to_string(), String::new())..)
-                .take_while(|((k, _), _)| k == kind)
-                .flat_map(|((_, parent_id), ids)| {
-                    ids.iter().filter_map(move |id| {
-                        self.objects
-                            .get(&(kind.to_string(), parent_id.clone(), id.clone()))
-                    })
-                })
-                .collect(),
+            Some((_, key)) => scopes.get_key_value(key).into_iter().collect(),
+            None => {
+                let mut all: Vec<(&Name, &Scope)> = scopes.iter().collect();
+                all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                all
+            }
         }
     }
 
     /// The (parent key, id) of every object of `kind` (under `parent`, when given), in the
     /// order of [`Org::list`], without looking the objects up.
     pub fn keys(&self, kind: &str, parent: Option<&ObjectRef>) -> Vec<(&str, &str)> {
-        match parent {
-            Some(parent) => self
-                .order
-                .get_key_value(&(kind.to_string(), parent.1.clone()))
-                .into_iter()
-                .flat_map(|((_, parent_key), ids)| {
-                    ids.iter().map(move |id| (parent_key.as_str(), id.as_str()))
-                })
-                .collect(),
-            None => self
-                .order
-                .range((kind.to_string(), String::new())..)
-                .take_while(|((k, _), _)| k == kind)
-                .flat_map(|((_, parent_key), ids)| {
-                    ids.iter().map(move |id| (parent_key.as_str(), id.as_str()))
-                })
-                .collect(),
-        }
+        self.scopes(kind, parent)
+            .into_iter()
+            .flat_map(|(parent_key, scope)| {
+                scope.order.iter().map(move |id| (&**parent_key, &**id))
+            })
+            .collect()
     }
 
     /// The object of `kind` with this id under the parent with this key (empty at the top).
     pub fn get_keyed(&self, kind: &str, parent_key: &str, id: &str) -> Option<&Object> {
-        self.objects
-            .get(&(kind.to_string(), parent_key.to_string(), id.to_string()))
+        self.scope(kind, parent_key)?.objects.get(id)
     }
 
     /// Every object whose parent is `parent`.
@@ -496,23 +597,114 @@ impl Org {
         self.list(kind, None)
     }
 
-    /// Every object of every kind.
+    /// Every object of every kind: by kind, then as [`Org::list`] orders them.
     pub fn objects(&self) -> impl Iterator<Item = &Object> {
-        self.objects.values()
-    }
-
-    /// Makes room for `additional` more objects at once (a large generated org would
-    /// otherwise rehash and move every object several times).
-    pub fn reserve(&mut self, additional: usize) {
-        self.objects.reserve(additional);
+        self.kinds.keys().flat_map(|kind| self.list(kind, None))
     }
 
     /// How many objects the org holds.
     pub fn len(&self) -> usize {
-        self.objects.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
+        self.count == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn kind(name: &str) -> &'static Kind {
+        Catalogue::okta()
+            .expect("catalogue")
+            .kind(name)
+            .expect("kind exists")
+    }
+
+    #[test]
+    fn objects_keep_creation_order_across_replace_and_remove() {
+        let mut org = Org::default();
+        for id in ["00u3", "00u1", "00u2"] {
+            org.insert(kind("user"), Some(id.into()), None, json!({"id": id}));
+        }
+        org.insert(
+            kind("user"),
+            Some("00u1".into()),
+            None,
+            json!({"id": "00u1", "status": "SUSPENDED"}),
+        );
+        let ids = |org: &Org| {
+            org.all("user")
+                .iter()
+                .map(|u| u.id.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&org), ["00u3", "00u1", "00u2"]);
+        assert_eq!(org.len(), 3);
+        assert_eq!(
+            org.get("user", "00u1").and_then(|u| u.member_str("status")),
+            Some("SUSPENDED".to_string())
+        );
+        assert!(org.remove_at("user", None, "00u3").is_some());
+        assert!(org.remove_at("user", None, "00u3").is_none());
+        assert_eq!(ids(&org), ["00u1", "00u2"]);
+        assert_eq!(org.len(), 2);
+        assert_eq!(org.keys("user", None), [("", "00u1"), ("", "00u2")]);
+    }
+
+    #[test]
+    fn members_share_their_parents_names_and_are_found_under_each_parent() {
+        let mut org = Org::default();
+        org.insert(
+            kind("group"),
+            Some("00g1".into()),
+            None,
+            json!({"id": "00g1"}),
+        );
+        for user in ["00u1", "00u2"] {
+            org.insert(
+                kind("group_membership"),
+                Some(user.into()),
+                Some(object_ref("group", "00g1")),
+                json!({"id": user}),
+            );
+        }
+        let members = org.list("group_membership", Some(&object_ref("group", "00g1")));
+        assert_eq!(members.len(), 2);
+        let (first, second) = (members[0], members[1]);
+        let (Some((kind_a, key_a)), Some((kind_b, key_b))) = (&first.parent, &second.parent) else {
+            panic!("members have a parent");
+        };
+        assert!(Arc::ptr_eq(key_a, key_b), "one copy of the group's key");
+        assert!(Arc::ptr_eq(kind_a, kind_b), "one copy of the kind's name");
+        assert!(Arc::ptr_eq(&first.kind, &second.kind));
+        assert!(org.get_member("group_membership", "00g1", "00u2").is_some());
+        assert!(
+            org.get("group_membership", "00u2").is_none(),
+            "members are not located"
+        );
+        let group = org.get("group", "00g1").cloned().expect("group");
+        org.remove_with_children(&group);
+        assert!(org.is_empty(), "{:?}", org.objects().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_body_is_changed_through_its_object() {
+        let mut org = Org::default();
+        org.insert(
+            kind("user"),
+            Some("00u1".into()),
+            None,
+            json!({"id": "00u1"}),
+        );
+        let stored = org.get_mut_at("user", None, "00u1").expect("stored");
+        stored.edit_body(|body| body["status"] = json!("ACTIVE"));
+        assert_eq!(stored.body(), json!({"id": "00u1", "status": "ACTIVE"}));
+        stored.set_body(&json!({"id": "00u1"}));
+        assert_eq!(stored.body_text(), r#"{"id":"00u1"}"#);
+        assert_eq!(stored.member("status"), None);
     }
 }

@@ -24,12 +24,12 @@ pub fn okta_like(
     catalogue: &Catalogue,
     kind: &Kind,
     id: &str,
-    body: &Value,
+    body: Value,
     base: &str,
     secrets: &Secrets,
     mut links: Map<String, Value>,
 ) -> Value {
-    let mut value = body.clone();
+    let mut value = body;
     let Value::Object(map) = &mut value else {
         return value;
     };

@@ -14,18 +14,27 @@ use crate::catalogue::{Catalogue, Embedding, Kind};
 /// Objects (kind, id) whose references point at `target`.
 pub fn referrers(catalogue: &Catalogue, org: &Org, kind: &Kind, target: &Object) -> Vec<ObjectRef> {
     let mut found = Vec::new();
+    let target_body = target.body();
     for other in catalogue.kinds() {
         for reference in other.references.iter().filter(|r| r.kind == kind.name) {
             let wanted = match &reference.target {
                 Some(field) => field
-                    .get(&target.body)
+                    .get(&target_body)
                     .and_then(Value::as_str)
                     .map(str::to_string),
-                None => Some(target.id.clone()),
+                None => Some(target.id.to_string()),
             };
             let Some(wanted) = wanted else { continue };
+            // JSON text escapes only quotes, backslashes and control characters: a body whose
+            // text lacks any other value does not hold it, and need not be parsed (a user is
+            // looked for among hundreds of thousands of memberships).
+            let literal = !wanted.contains(|c: char| c == '"' || c == '\\' || c.is_control());
             for object in org.all(&other.name) {
-                let hit = reference.path.select(&object.body).iter().any(|value| {
+                if literal && !object.body_text().contains(wanted.as_str()) {
+                    continue;
+                }
+                let body = object.body();
+                let hit = reference.path.select(&body).iter().any(|value| {
                     let Some(text) = value.as_str() else {
                         return false;
                     };
@@ -52,7 +61,7 @@ pub fn check_delete(
     object: &Object,
 ) -> Result<(), OktaError> {
     if let Some(requires) = &kind.constraints.delete_requires
-        && !requires.matches(&object.body)
+        && !requires.matches(&object.body())
     {
         if kind.name == "app" {
             return Err(OktaError::new(
@@ -86,8 +95,9 @@ pub fn check_delete(
 
 /// Refuses an update Okta refuses: a status that forbids edits, a changed immutable field.
 pub fn check_update(kind: &Kind, existing: &Object, updated: &Value) -> Result<(), OktaError> {
+    let before_body = existing.body();
     if let Some(requires) = &kind.constraints.update_requires
-        && !requires.matches(&existing.body)
+        && !requires.matches(&before_body)
     {
         return Err(OktaError::validation(format!(
             "{} {}: can be updated only when {requires}",
@@ -95,7 +105,7 @@ pub fn check_update(kind: &Kind, existing: &Object, updated: &Value) -> Result<(
         )));
     }
     for path in &kind.constraints.immutable {
-        let before = path.get(&existing.body);
+        let before = path.get(&before_body);
         let after = path.get(updated);
         if after.is_some() && before != after {
             return Err(OktaError::validation(format!(
@@ -152,37 +162,38 @@ pub fn renumber(kind: &Kind, org: &mut Org, parent: Option<&ObjectRef>, changed:
     let Some(me) = org.get_at(&kind.name, parent, changed).cloned() else {
         return;
     };
-    let same_type = |o: &Object| o.body.get("type") == me.body.get("type");
-    let mut siblings: Vec<Object> = org
+    // Each sibling with its body, parsed once.
+    let me_body = me.body();
+    let mut siblings: Vec<(Object, Value)> = org
         .list(&kind.name, me.parent.as_ref())
         .into_iter()
-        .filter(|o| same_type(o) && o.id != me.id)
-        .cloned()
+        .filter(|o| o.id != me.id)
+        .map(|o| (o.clone(), o.body()))
+        .filter(|(_, body)| body.get("type") == me_body.get("type"))
         .collect();
-    let priority_of = |o: &Object| {
-        o.body
-            .get("priority")
+    let priority_of = |body: &Value| {
+        body.get("priority")
             .and_then(Value::as_u64)
             .unwrap_or(u64::MAX)
     };
-    siblings.sort_by_key(|o| (kind.is_system(&o.body), priority_of(o)));
-    let customer = siblings.iter().filter(|o| !kind.is_system(&o.body)).count();
-    let wanted = me
-        .body
-        .get("priority")
-        .and_then(Value::as_u64)
-        .unwrap_or(u64::MAX);
-    let position = if kind.is_system(&me.body) {
+    siblings.sort_by_key(|(_, body)| (kind.is_system(body), priority_of(body)));
+    let customer = siblings
+        .iter()
+        .filter(|(_, body)| !kind.is_system(body))
+        .count();
+    let wanted = priority_of(&me_body);
+    let position = if kind.is_system(&me_body) {
         siblings.len()
     } else {
         (wanted.saturating_sub(1) as usize).min(customer)
     };
-    siblings.insert(position, me);
-    for (index, sibling) in siblings.iter().enumerate() {
-        if let Some(object) = org.stored_mut(sibling)
-            && let Value::Object(map) = &mut object.body
+    siblings.insert(position, (me, me_body));
+    for (index, (sibling, body)) in siblings.into_iter().enumerate() {
+        if let Value::Object(mut map) = body
+            && let Some(object) = org.stored_mut(&sibling)
         {
             map.insert("priority".into(), json!(index + 1));
+            object.set_body(&Value::Object(map));
         }
     }
 }

@@ -489,7 +489,7 @@ async fn okta_example_bodies_are_accepted_or_refused_naming_a_field() {
                 variant
                     .parent_when
                     .as_ref()
-                    .is_none_or(|w| w.matches(&p.body))
+                    .is_none_or(|w| w.matches(&p.body()))
             })
         });
         let parent_body = match parent {
@@ -497,7 +497,7 @@ async fn okta_example_bodies_are_accepted_or_refused_naming_a_field() {
                 outcomes.push(format!("{key}: the fixture has no parent for it"));
                 continue;
             }
-            Some(Some(p)) => p.body.clone(),
+            Some(Some(p)) => p.body(),
             None => Value::Null,
         };
         // A member named in the path (a group assigned to an app) must exist in the org:
@@ -507,7 +507,7 @@ async fn okta_example_bodies_are_accepted_or_refused_naming_a_field() {
                 && let Some(member) = fixture.all(&reference.kind).first()
                 && let Value::Object(map) = &mut example
             {
-                map.insert(source.path.to_string(), Value::from(member.id.clone()));
+                map.insert(source.path.to_string(), Value::from(&*member.id));
             }
         }
         // Where the example itself breaks the spec's request schema, an answer that repeats

@@ -204,7 +204,7 @@ async fn every_kind_of_small_lists_exactly_the_fixtures_objects_once() {
         let mut expected: Vec<String> = fixture
             .all(&kind.name)
             .iter()
-            .map(|o| o.id.clone())
+            .map(|o| o.id.to_string())
             .filter(|id| !synthetic(id))
             .collect();
         let listed = seen.get(&kind.name).map(Vec::as_slice).unwrap_or_default();
