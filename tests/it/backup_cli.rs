@@ -640,7 +640,13 @@ fn round_trip_then_no_change_then_one_commit_naming_the_changes_and_no_secret_an
     .into();
     assert_eq!(kinds, expected, "{text}");
     let changed = git(&dir, &["diff", "--name-status", "HEAD~1", "HEAD"]);
-    let changed: BTreeSet<&str> = changed.lines().collect();
+    // The System Log events behind the changes come with them.
+    let (events, changed): (Vec<&str>, BTreeSet<&str>) = {
+        let (events, rest): (Vec<&str>, Vec<&str>) = changed
+            .lines()
+            .partition(|l| l.starts_with("A\t.butterfly/changes/"));
+        (events, rest.into_iter().collect())
+    };
     let expected: BTreeSet<&str> = [
         "M\t.butterfly/index.json",
         "D\tokta/group-rules/Tokyo office.json",
@@ -648,7 +654,27 @@ fn round_trip_then_no_change_then_one_commit_naming_the_changes_and_no_secret_an
     ]
     .into();
     assert_eq!(changed, expected);
-    let stat = git(&dir, &["diff", "--stat", "HEAD~1"]);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let saved = git(
+        &dir,
+        &[
+            "show",
+            &format!("HEAD:{}", events[0].trim_start_matches("A\t")),
+        ],
+    );
+    assert!(saved.contains("policy.rule.update"), "{saved}");
+    assert!(saved.contains("Tokyo office"), "{saved}");
+    let stat = git(
+        &dir,
+        &[
+            "diff",
+            "--stat",
+            "HEAD~1",
+            "--",
+            "okta",
+            ".butterfly/index.json",
+        ],
+    );
     assert!(stat.contains("3 files changed"), "{stat}");
     let rule_file = git(
         &dir,
@@ -790,7 +816,10 @@ fn missing_scopes_name_the_skipped_kinds_keep_their_files_and_exit_2() {
     // Their files are still there, unchanged; the rule is gone.
     assert_eq!(rev(&dir, &format!("{commit}:okta/apps")), previous_apps);
     let changed = git(&dir, &["diff", "--name-only", &previous, commit]);
-    let changed: BTreeSet<&str> = changed.lines().collect();
+    let changed: BTreeSet<&str> = changed
+        .lines()
+        .filter(|l| !l.starts_with(".butterfly/changes/"))
+        .collect();
     assert_eq!(
         changed,
         [
