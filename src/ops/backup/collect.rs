@@ -43,9 +43,9 @@ pub struct IndexEntry {
 }
 
 /// A file with what the index says of it.
-struct Content<H> {
+struct Content<'c, H> {
     handle: H,
-    kind: String,
+    kind: &'c str,
     /// Id, key and entry.
     index: Option<(String, String, IndexEntry)>,
 }
@@ -96,7 +96,7 @@ pub struct Collector<'c, S: Store> {
     catalogue: &'c Catalogue,
     context: Context<'c>,
     store: S,
-    assembly: Assembly<Content<S::Handle>>,
+    assembly: Assembly<Content<'c, S::Handle>>,
     /// Parents' names, for their children.
     nodes: HashMap<NodeId, (String, String)>,
     parent_kinds: BTreeSet<String>,
@@ -248,7 +248,7 @@ impl<'c, S: Store> Collector<'c, S> {
             &body,
             Content {
                 handle,
-                kind: kind.name.clone(),
+                kind: self.catalogue_name(kind),
                 index,
             },
         )?;
@@ -294,11 +294,18 @@ impl<'c, S: Store> Collector<'c, S> {
             &first,
             Content {
                 handle,
-                kind: kind.name.clone(),
+                kind: self.catalogue_name(kind),
                 index: None,
             },
         )?;
         Ok(())
+    }
+
+    /// `kind`'s name as the catalogue holds it (so each file refers to it, not a copy).
+    fn catalogue_name(&self, kind: &Kind) -> &'c str {
+        self.catalogue
+            .kind(&kind.name)
+            .map_or("", |k| k.name.as_str())
     }
 
     /// What has been read of `kind` so far.
@@ -310,7 +317,7 @@ impl<'c, S: Store> Collector<'c, S> {
     pub fn finish(mut self) -> Result<Collected<S::Handle>, CollectError> {
         let failed = self.failed.clone();
         self.assembly
-            .retain(|content| !failed.contains(&content.kind));
+            .retain(|content| !failed.contains(content.kind));
         let mut index = BTreeMap::new();
         let mut files = Vec::new();
         for (path, content) in self.assembly.finish()? {
@@ -324,8 +331,11 @@ impl<'c, S: Store> Collector<'c, S> {
                     index.insert(id, entry);
                 }
             }
-            self.kinds.entry(content.kind.clone()).or_default().files += 1;
-            files.push((path, content.kind, content.handle));
+            self.kinds
+                .entry(content.kind.to_string())
+                .or_default()
+                .files += 1;
+            files.push((path, content.kind.to_string(), content.handle));
         }
         Ok(Collected {
             files,

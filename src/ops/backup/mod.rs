@@ -37,6 +37,10 @@ use crate::snapshot::repo::{OrgRepo, RepoError};
 
 use collect::{CollectError, Collected, Collector, IndexEntry, KindResult, Store};
 
+/// Pages read but not yet collected: the walk waits when this many are queued, so a slow
+/// disk never makes the org pile up in memory.
+const PAGES_QUEUED: usize = 8;
+
 /// What a backup replaces in the previous snapshot.
 pub const MANAGED: [&str; 2] = ["okta/", INDEX];
 /// The index of every resource of a snapshot.
@@ -51,7 +55,7 @@ pub async fn read_org<S: Store>(
     context: Context<'_>,
     store: S,
 ) -> Result<Collected<S::Handle>, CollectError> {
-    let (sender, mut receiver) = mpsc::channel(64);
+    let (sender, mut receiver) = mpsc::channel(PAGES_QUEUED);
     let walking = walk::walk(catalogue, client, plan, sender);
     let mut collector = Collector::new(catalogue, context, store);
     let collecting = async {
@@ -226,7 +230,7 @@ pub async fn run(
     let read_kinds: BTreeSet<String> = plan.closure(catalogue).into_iter().collect();
 
     // Walk and collect side by side; the collector writes blobs on a blocking thread.
-    let (sender, mut receiver) = mpsc::channel::<Event>(64);
+    let (sender, mut receiver) = mpsc::channel::<Event>(PAGES_QUEUED);
     let collecting = {
         let key = start.key.clone();
         let now = options.now;

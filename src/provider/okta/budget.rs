@@ -10,12 +10,12 @@
 //! meets 429s) nor idles long after the reset. A bucket not yet seen admits one request, whose
 //! answer tells the limit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
 
 /// What the client learned of one bucket.
@@ -32,6 +32,29 @@ struct Bucket {
     /// clients of the org).
     used: u32,
     in_flight: u32,
+    /// Requests waiting for budget, first come first served; each is told when admitted
+    /// (and is then counted in flight).
+    waiters: VecDeque<oneshot::Sender<()>>,
+    /// The reset a timer is set for, to admit waiters then.
+    timer: Option<Instant>,
+}
+
+impl Bucket {
+    /// Starts a new window when the current one has ended.
+    fn roll(&mut self, now: Instant) {
+        if self.reset_at.is_some_and(|at| now >= at) {
+            self.ended = self.window.take();
+            self.reset_at = None;
+            self.used = 0;
+        }
+    }
+
+    fn has_room(&self, allowance: impl Fn(u32) -> u32) -> bool {
+        match self.limit {
+            None => self.in_flight == 0,
+            Some(limit) => self.used + self.in_flight < allowance(limit),
+        }
+    }
 }
 
 /// The rate-limit headers of one answer.
@@ -86,7 +109,6 @@ pub struct Budgets {
 struct Shared {
     share: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
-    changed: Notify,
     in_flight: Arc<Semaphore>,
 }
 
@@ -109,7 +131,7 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.shared.finish(&self.bucket, self.reading.take());
+        Shared::finish(&self.shared, &self.bucket, self.reading.take());
     }
 }
 
@@ -120,7 +142,6 @@ impl Budgets {
             shared: Arc::new(Shared {
                 share: share.clamp(0.01, 1.0),
                 buckets: Mutex::new(HashMap::new()),
-                changed: Notify::new(),
                 in_flight: Arc::new(Semaphore::new(concurrency.max(1))),
             }),
         }
@@ -131,45 +152,38 @@ impl Budgets {
         self.shared.share
     }
 
-    /// Waits until a request in `bucket` fits the budget and a slot is free.
+    /// Waits until a request in `bucket` fits the budget and a slot is free. Requests of a
+    /// bucket are admitted in the order they asked, each only when an answer frees room or the
+    /// window resets: thousands of waiting requests cost nothing while they wait.
     pub async fn acquire(&self, bucket: &str) -> Permit {
         let shared = &self.shared;
         // Budget first, then a slot: a request waiting for its bucket's reset must not hold a
         // slot that a request of another bucket could use. (One admitted but waiting for a
         // slot counts as in flight, so the share is never overshot.)
         loop {
-            let notified = shared.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let wait = {
+            let waiting = {
                 let mut buckets = shared.lock();
                 let state = buckets.entry(bucket.to_string()).or_default();
-                let now = Instant::now();
-                if state.reset_at.is_some_and(|at| now >= at) {
-                    state.ended = state.window.take();
-                    state.reset_at = None;
-                    state.used = 0;
-                }
-                let admitted = match state.limit {
-                    None => state.in_flight == 0,
-                    Some(limit) => state.used + state.in_flight < shared.allowance(limit),
-                };
-                if admitted {
+                state.roll(Instant::now());
+                if state.waiters.is_empty() && state.has_room(|l| shared.allowance(l)) {
                     state.in_flight += 1;
                     None
                 } else {
-                    Some(state.reset_at)
+                    let (tell, told) = oneshot::channel();
+                    state.waiters.push_back(tell);
+                    Shared::admit(shared, bucket, state);
+                    Some(told)
                 }
             };
-            match wait {
+            match waiting {
                 None => break,
-                Some(Some(at)) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(at) => {}
-                        _ = &mut notified => {}
+                Some(told) => {
+                    // Admitted: counted in flight by whoever told us. (An error means the
+                    // budgets were dropped while waiting: ask again.)
+                    if told.await.is_ok() {
+                        break;
                     }
                 }
-                Some(None) => notified.await,
             }
         }
         let mut permit = Permit {
@@ -194,8 +208,7 @@ impl Budgets {
         let at = Instant::now() + wait;
         state.reset_at = Some(state.reset_at.map_or(at, |r| r.max(at)));
         state.used = state.limit.unwrap_or(u32::MAX / 2);
-        drop(buckets);
-        self.shared.changed.notify_waiters();
+        Shared::admit(&self.shared, bucket, state);
     }
 }
 
@@ -209,8 +222,8 @@ impl Shared {
         ((f64::from(limit) * self.share).floor() as u32).max(1)
     }
 
-    fn finish(&self, bucket: &str, reading: Option<(Reading, Instant)>) {
-        let mut buckets = self.lock();
+    fn finish(this: &Arc<Shared>, bucket: &str, reading: Option<(Reading, Instant)>) {
+        let mut buckets = this.lock();
         let state = buckets.entry(bucket.to_string()).or_default();
         state.in_flight = state.in_flight.saturating_sub(1);
         // A concurrency 429 reads limit 0: it says nothing of the bucket.
@@ -229,8 +242,48 @@ impl Shared {
                 state.reset_at = Some(at);
             }
         }
-        drop(buckets);
-        self.changed.notify_waiters();
+        Shared::admit(this, bucket, state);
+    }
+
+    /// Admits `bucket`'s waiters, first come first served, while it has room; when some must
+    /// wait for the window's reset, sets one timer to admit them then.
+    fn admit(this: &Arc<Shared>, bucket: &str, state: &mut Bucket) {
+        state.roll(Instant::now());
+        while let Some(first) = state.waiters.front() {
+            if first.is_closed() {
+                // Its request was dropped while waiting.
+                state.waiters.pop_front();
+                continue;
+            }
+            if !state.has_room(|l| this.allowance(l)) {
+                break;
+            }
+            if let Some(first) = state.waiters.pop_front()
+                && first.send(()).is_ok()
+            {
+                state.in_flight += 1;
+            }
+        }
+        let Some(at) = state.reset_at else {
+            return;
+        };
+        if state.waiters.is_empty() || state.timer.is_some_and(|t| t <= at) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        state.timer = Some(at);
+        let shared = Arc::clone(this);
+        let bucket = bucket.to_string();
+        runtime.spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let mut buckets = shared.lock();
+            if let Some(state) = buckets.get_mut(&bucket) {
+                state.timer = None;
+                Shared::admit(&shared, &bucket, state);
+            }
+        });
     }
 }
 
@@ -328,6 +381,55 @@ mod tests {
         let before = Instant::now();
         let _p = budgets.acquire("b").await;
         assert!(before.elapsed() >= Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_are_admitted_in_order_a_share_per_window() {
+        // 10 a window of 10 s, share 50%: five a window. Every answer reports the server's
+        // count for its window (reset 100 for the first, 110 for the second, ...).
+        let budgets = Arc::new(Budgets::new(0.5, 100));
+        let base = Instant::now();
+        let (done, mut admitted) = tokio::sync::mpsc::unbounded_channel();
+        let used = Arc::new(std::sync::Mutex::new(HashMap::<u64, u32>::new()));
+        for n in 0..12u32 {
+            let budgets = Arc::clone(&budgets);
+            let done = done.clone();
+            let used = Arc::clone(&used);
+            tokio::spawn(async move {
+                let permit = budgets.acquire("b").await;
+                let window = (Instant::now() - base).as_secs() / 10;
+                let count = {
+                    let mut used = used.lock().unwrap();
+                    let count = used.entry(window).or_default();
+                    *count += 1;
+                    *count
+                };
+                let _ = done.send((n, window));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let date = 90 + (Instant::now() - base).as_secs();
+                permit.observe(
+                    reading(10, 10 - count, 100 + 10 * window, date),
+                    Instant::now(),
+                );
+            });
+            tokio::task::yield_now().await;
+        }
+        let mut order = Vec::new();
+        for _ in 0..12 {
+            order.push(admitted.recv().await.unwrap());
+        }
+        let numbers: Vec<u32> = order.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            numbers,
+            (0..12).collect::<Vec<_>>(),
+            "first come, first served"
+        );
+        let per_window = |w: u64| order.iter().filter(|(_, at)| *at == w).count();
+        assert_eq!(
+            (per_window(0), per_window(1), per_window(2)),
+            (5, 5, 2),
+            "{order:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

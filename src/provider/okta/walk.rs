@@ -165,7 +165,9 @@ pub fn has_read_scopes(kind: &Kind, granted: &[String]) -> bool {
 /// its own parent.
 #[derive(Debug)]
 struct ParentView {
-    view: Value,
+    /// Compact JSON: a parsed `Value` of even one member costs hundreds of bytes, and a
+    /// backup may keep one per user.
+    view: Box<str>,
     parent: Option<NodeId>,
 }
 
@@ -378,6 +380,7 @@ async fn plan_jobs(shared: &Arc<Shared>, kind: &Kind) -> Vec<Result<Job, KindFai
         };
         let views = shared.parents.lock();
         let Ok(views) = views else { continue };
+        let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
         for node in parents {
             let Some(view) = views.get(&node) else {
                 continue;
@@ -385,15 +388,15 @@ async fn plan_jobs(shared: &Arc<Shared>, kind: &Kind) -> Vec<Result<Job, KindFai
             if variant
                 .parent_when
                 .as_ref()
-                .is_some_and(|when| !when.matches(&view.view))
+                .is_some_and(|when| !when.matches(&parse(&view.view)))
             {
                 continue;
             }
-            let mut ancestors = vec![Arc::new(view.view.clone())];
+            let mut ancestors = vec![Arc::new(parse(&view.view))];
             let mut up = view.parent;
             while let Some(id) = up {
                 let Some(v) = views.get(&id) else { break };
-                ancestors.push(Arc::new(v.view.clone()));
+                ancestors.push(Arc::new(parse(&v.view)));
                 up = v.parent;
             }
             out.push(Ok(Job {
@@ -604,7 +607,7 @@ async fn send_page(
             .next_node
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(keep) = keep {
-            let view = FieldPath::project(&raw, keep);
+            let view = FieldPath::project(&raw, keep).to_string().into_boxed_str();
             if let Some(id) = raw.get("id").and_then(Value::as_str)
                 && let Ok(mut by_id) = shared.by_id.lock()
             {
