@@ -192,7 +192,15 @@ struct Shared {
     by_kind: std::sync::Mutex<HashMap<String, Vec<NodeId>>>,
     /// Raw id → node, for kinds that `parents_from` indexes name.
     by_id: std::sync::Mutex<HashMap<(String, String), NodeId>>,
+    /// Lists running at once per rate-limit bucket: a bucket's requests wait for its budget
+    /// anyway, and a list that has read a page holds it until the collector takes it, so this
+    /// bounds the pages held (thousands of nested lists are started at once) without one
+    /// bucket's waiting lists holding up another bucket's.
+    running: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
+
+/// Lists of one rate-limit bucket running at once.
+const LISTS_PER_BUCKET: usize = 8;
 
 /// Reads `plan` from the org, sending what it reads on `sender`. Returns when every kind is
 /// done (each with a `KindDone`).
@@ -213,6 +221,7 @@ pub async fn walk(
         parents: Default::default(),
         by_kind: Default::default(),
         by_id: Default::default(),
+        running: Default::default(),
     };
     // Kinds waiting for a parent kind, and what is left of each running kind.
     let mut waiting: Vec<&str> = Vec::new();
@@ -463,6 +472,33 @@ fn failure(error: ClientError) -> KindFailure {
 /// Runs one job to its end.
 async fn run_job(shared: Arc<Shared>, job: Job) -> (String, Result<(), KindFailure>) {
     let name = job.kind.clone();
+    let bucket = shared
+        .catalogue
+        .kind(&job.kind)
+        .and_then(|k| k.variants.get(job.variant))
+        .and_then(|v| {
+            v.endpoints
+                .list
+                .as_ref()
+                .map(|l| l.endpoint.bucket.clone())
+                .or_else(|| v.endpoints.get.as_ref().map(|g| g.bucket.clone()))
+        })
+        .unwrap_or_default();
+    let gate = shared
+        .running
+        .lock()
+        .map(|mut m| {
+            Arc::clone(
+                m.entry(bucket)
+                    .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(LISTS_PER_BUCKET))),
+            )
+        })
+        .ok();
+    // The semaphore is never closed; without it (a poisoned map) the list just runs.
+    let _turn = match &gate {
+        Some(gate) => gate.acquire().await.ok(),
+        None => None,
+    };
     let result = run(&shared, &job).await;
     (name, result)
 }
