@@ -268,6 +268,11 @@ fn follow(
     if also_tree.is_some() && also != to {
         paths.extend(changed_paths(repo, from_tree.as_ref(), also_tree.as_ref())?);
     }
+    // Each tree's blobs at the changed paths, read in one walk: a lookup per path would parse
+    // a folder of 100 000 users again for every file (libgit2 does not cache large trees).
+    let from_blobs = blobs_at(repo, from_tree.as_ref(), &paths)?;
+    let to_blobs = blobs_at(repo, to_tree.as_ref(), &paths)?;
+    let also_blobs = blobs_at(repo, also_tree.as_ref(), &paths)?;
 
     let mut index = checkout
         .index()
@@ -277,7 +282,7 @@ fn follow(
     // Removals first, so a folder replacing a file (or the reverse) finds its place free.
     let mut order: Vec<(&String, Option<(Oid, i32)>)> = Vec::with_capacity(paths.len());
     for path in &paths {
-        order.push((path, blob_at(repo, to_tree.as_ref(), path)?));
+        order.push((path, to_blobs.get(path).copied()));
     }
     order.sort_by_key(|(path, target)| (target.is_some(), *path));
     for (path, target) in order {
@@ -293,9 +298,9 @@ fn follow(
             _ => {}
         }
         let versions = [
-            blob_at(repo, from_tree.as_ref(), path)?,
+            from_blobs.get(path).copied(),
             target,
-            blob_at(repo, also_tree.as_ref(), path)?,
+            also_blobs.get(path).copied(),
         ];
         let versions: Vec<Option<Oid>> = versions
             .iter()
@@ -380,23 +385,44 @@ fn changed_paths(
     Ok(paths)
 }
 
-/// The blob at `path` of a tree: id and mode, or `None` (absent or not a blob).
-fn blob_at(
+/// The blobs of a tree at `paths` (absent and non-blob entries left out): id and mode.
+fn blobs_at(
     repo: &OrgRepo,
     tree: Option<&Tree<'_>>,
-    path: &str,
-) -> Result<Option<(Oid, i32)>, RepoError> {
+    paths: &BTreeSet<String>,
+) -> Result<std::collections::HashMap<String, (Oid, i32)>, RepoError> {
+    let mut found = std::collections::HashMap::new();
     let Some(tree) = tree else {
-        return Ok(None);
+        return Ok(found);
     };
-    match tree.get_path(Path::new(path)) {
-        Ok(entry) if entry.kind() == Some(ObjectType::Blob) => {
-            Ok(Some((entry.id(), entry.filemode())))
+    // Folders holding a changed path; the others are skipped whole.
+    let mut folders: BTreeSet<&str> = BTreeSet::new();
+    for path in paths {
+        let mut rest = path.as_str();
+        while let Some((parent, _)) = rest.rsplit_once('/') {
+            folders.insert(parent);
+            rest = parent;
         }
-        Ok(_) => Ok(None),
-        Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
-        Err(e) => Err(repo.git_error(format!("reading {path}"), e)),
     }
+    tree.walk(git2::TreeWalkMode::PreOrder, |folder, entry| {
+        let Ok(name) = entry.name() else {
+            return git2::TreeWalkResult::Skip;
+        };
+        let path = format!("{folder}{name}");
+        match entry.kind() {
+            Some(ObjectType::Tree) if folders.contains(path.as_str()) => git2::TreeWalkResult::Ok,
+            Some(ObjectType::Tree) => git2::TreeWalkResult::Skip,
+            Some(ObjectType::Blob) => {
+                if paths.contains(&path) {
+                    found.insert(path, (entry.id(), entry.filemode()));
+                }
+                git2::TreeWalkResult::Ok
+            }
+            _ => git2::TreeWalkResult::Ok,
+        }
+    })
+    .map_err(|e| repo.git_error("reading a tree".to_string(), e))?;
+    Ok(found)
 }
 
 /// What to do with the file at one changed path.
