@@ -171,6 +171,15 @@ fn minimum_requests(catalogue: &Catalogue, dir: &Path, report: &Value) -> BTreeM
             });
         }
     }
+    // Files by (kind, variant, parent stem): looked up once per parent, not scanned.
+    let mut by_parent: std::collections::HashMap<(&str, usize, Option<&str>), Vec<&File>> =
+        std::collections::HashMap::new();
+    for file in &files {
+        by_parent
+            .entry((file.kind.as_str(), file.variant, file.parent.as_deref()))
+            .or_default()
+            .push(file);
+    }
     let mut per_bucket: BTreeMap<String, f64> = BTreeMap::new();
     let backed_up: Vec<&str> = report["kinds"]
         .as_object()
@@ -215,12 +224,10 @@ fn minimum_requests(catalogue: &Catalogue, dir: &Path, report: &Value) -> BTreeM
                     .collect(),
             };
             let children = |parent: Option<&str>| -> Vec<&File> {
-                files
-                    .iter()
-                    .filter(|f| {
-                        f.kind == kind.name && f.variant == index && f.parent.as_deref() == parent
-                    })
-                    .collect()
+                by_parent
+                    .get(&(kind.name.as_str(), index, parent))
+                    .cloned()
+                    .unwrap_or_default()
             };
             let Some(list) = &variant.endpoints.list else {
                 if let Some(get) = &variant.endpoints.get {
