@@ -6,6 +6,7 @@
 pub mod catalogue;
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod ops;
 pub mod provider;
 pub mod sim;

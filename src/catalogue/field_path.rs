@@ -128,6 +128,37 @@ impl FieldPath {
         current
     }
 
+    /// Every value this path reaches in `value`, each with its JSON pointer (RFC 6901:
+    /// `/conditions/people/groups/include/0`).
+    pub fn select_with_pointers<'v>(&self, value: &'v Value) -> Vec<(String, &'v Value)> {
+        let mut current = vec![(String::new(), value)];
+        for segment in &self.segments {
+            let mut next = Vec::new();
+            for (pointer, value) in current {
+                match (segment, value) {
+                    (Segment::Key(key), Value::Object(map)) => {
+                        if let Some(child) = map.get(key) {
+                            next.push((format!("{pointer}/{}", pointer_token(key)), child));
+                        }
+                    }
+                    (Segment::Each, Value::Array(items)) => next.extend(
+                        items
+                            .iter()
+                            .enumerate()
+                            .map(|(i, item)| (format!("{pointer}/{i}"), item)),
+                    ),
+                    (Segment::AnyKey, Value::Object(map)) => next.extend(
+                        map.iter()
+                            .map(|(k, v)| (format!("{pointer}/{}", pointer_token(k)), v)),
+                    ),
+                    _ => {}
+                }
+            }
+            current = next;
+        }
+        current
+    }
+
     /// Calls `apply` on every value this path reaches in `value`, to change it in place.
     pub fn for_each_mut(&self, value: &mut Value, apply: &mut dyn FnMut(&mut Value)) {
         fn visit(value: &mut Value, segments: &[Segment], apply: &mut dyn FnMut(&mut Value)) {
@@ -239,6 +270,15 @@ impl fmt::Display for FieldPath {
     }
 }
 
+/// One reference token of a JSON pointer (RFC 6901): `~` as `~0`, `/` as `~1`.
+pub fn pointer_token(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.contains(['~', '/']) {
+        std::borrow::Cow::Owned(key.replace('~', "~0").replace('/', "~1"))
+    } else {
+        std::borrow::Cow::Borrowed(key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +305,25 @@ mod tests {
         for text in ["", ".a", "a.", "a..b", "a[0]", "a[*", "[*].a", "a b"] {
             assert!(FieldPath::parse(text).is_err(), "{text} should be rejected");
         }
+    }
+
+    #[test]
+    fn selects_with_json_pointers() {
+        let value = json!({"a": [{"b": 1}, {"c": 3}, {"b": 2}], "m/x": {"~k": 1}});
+        let found = FieldPath::parse("a[*].b")
+            .unwrap()
+            .select_with_pointers(&value);
+        assert_eq!(
+            found,
+            vec![
+                ("/a/0/b".to_string(), &json!(1)),
+                ("/a/2/b".to_string(), &json!(2))
+            ]
+        );
+        let found = FieldPath::parse("m/x.*")
+            .unwrap()
+            .select_with_pointers(&value);
+        assert_eq!(found, vec![("/m~1x/~0k".to_string(), &json!(1))]);
     }
 
     #[test]

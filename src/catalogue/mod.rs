@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 pub use endpoint::{Endpoint, ListEndpoint, Method, Pagination};
 pub use error::{CatalogueError, Location, Problem};
-pub use field_path::{FieldPath, FieldPathError, Segment};
+pub use field_path::{FieldPath, FieldPathError, Segment, pointer_token};
 pub use fields::{FieldIndex, FieldInfo, Operation};
 pub use kind::{
     Constraints, DERIVED_MEMBER, Derived, Embedding, Endpoints, FilePart, FileTemplate, Kind,

@@ -7,6 +7,7 @@
 pub mod backup;
 pub mod catalogue;
 pub mod demo;
+pub mod diff;
 pub mod init;
 pub mod key;
 pub mod sim;
@@ -68,6 +69,8 @@ pub enum Command {
     Backup(backup::Args),
     /// Export or import the org's fingerprint key (shared by the CLI, CI and the server)
     Key(key::Args),
+    /// What changed between two snapshots: resources, fields, who did it, who it affects
+    Diff(diff::Args),
 }
 
 /// Where the org repository is.
@@ -131,5 +134,6 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::TestConnection(args) => test_connection::run(args),
         Command::Backup(args) => backup::run(args),
         Command::Key(args) => key::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }

@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod connection;
 pub mod demo;
+pub mod diff;
 pub mod init;
 pub mod key;
 pub mod selection;

@@ -13,5 +13,6 @@ pub mod fingerprint;
 pub mod layout;
 pub mod lock;
 pub mod repo;
+pub mod revision;
 pub mod tree;
 pub mod worktree;

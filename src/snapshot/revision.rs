@@ -1,0 +1,333 @@
+//! DESIGN.md's revision vocabulary over an org repository, and reading a tree at a revision:
+//! a git revision (`main~2`, a commit id, a tag), `@TIME` (the newest snapshot at or before
+//! TIME, RFC 3339 or a date meaning the end of that day, UTC) or `WORKTREE` (the working tree).
+//! Snapshots are the commits of the snapshot branch's first-parent line made by a backup
+//! (their message has a `Backup-Run:` trailer).
+//!
+//! Also: the files that differ between two revisions, without reading the unchanged ones
+//! (git compares trees by id, so unchanged folders are skipped whole), and a file's bytes at a
+//! revision. Symlinks and other non-regular entries are errors, never followed.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use git2::{Delta, DiffOptions, ErrorCode, Oid};
+
+use super::repo::{EntryKind, OrgRepo, RepoError, entry_kind};
+
+/// The word for the working tree.
+pub const WORKTREE: &str = "WORKTREE";
+
+/// The trailer every backup commit carries.
+const SNAPSHOT_TRAILER: &str = "Backup-Run:";
+
+/// A revision resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rev {
+    Commit(Oid),
+    Worktree,
+}
+
+/// A snapshot commit on the snapshot branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub commit: Oid,
+    pub time: DateTime<Utc>,
+    pub message: String,
+    pub parent: Option<Oid>,
+}
+
+/// A revision that cannot be resolved or read.
+#[derive(Debug, thiserror::Error)]
+pub enum RevisionError {
+    #[error(
+        "`{text}`: not a time; give RFC 3339 (`@2026-11-20T10:00:00Z`) or a date (`@2026-11-20`)"
+    )]
+    BadTime { text: String },
+    #[error("`{text}`: the snapshot branch `{branch}` has no snapshot at or before {time}")]
+    NoSnapshotBefore {
+        text: String,
+        branch: String,
+        time: DateTime<Utc>,
+    },
+    #[error("the snapshot branch `{branch}` has {found} snapshot(s); {needed} are needed here")]
+    TooFewSnapshots {
+        branch: String,
+        found: usize,
+        needed: usize,
+    },
+    #[error("{path}: a bare repository has no working tree, so `{WORKTREE}` cannot be read")]
+    NoWorktree { path: PathBuf },
+    #[error("{path}: a {entry} in the working tree, not a regular file; it is never followed")]
+    NotAFile { path: PathBuf, entry: &'static str },
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// One file that differs between two revisions: its blob on each side (`None`: absent; for
+/// the working tree, the content is read from disk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub path: String,
+    pub old: Option<Oid>,
+    pub new: Option<Oid>,
+}
+
+impl OrgRepo {
+    /// Resolves a revision in DESIGN.md's vocabulary; `branch` is the snapshot branch.
+    pub fn revision(&self, text: &str, branch: &str) -> Result<Rev, RevisionError> {
+        if text == WORKTREE {
+            if self.git().workdir().is_none() {
+                return Err(RevisionError::NoWorktree {
+                    path: self.path().to_path_buf(),
+                });
+            }
+            return Ok(Rev::Worktree);
+        }
+        if let Some(time) = text.strip_prefix('@') {
+            let time = parse_time(time).ok_or_else(|| RevisionError::BadTime {
+                text: text.to_string(),
+            })?;
+            return self
+                .snapshots(branch)?
+                .into_iter()
+                .find(|s| s.time <= time)
+                .map(|s| Rev::Commit(s.commit))
+                .ok_or_else(|| RevisionError::NoSnapshotBefore {
+                    text: text.to_string(),
+                    branch: branch.to_string(),
+                    time,
+                });
+        }
+        Ok(Rev::Commit(self.resolve(text)?))
+    }
+
+    /// The snapshots of `branch`, newest first (first parents only).
+    pub fn snapshots(&self, branch: &str) -> Result<Vec<Snapshot>, RevisionError> {
+        let Some(tip) = self.branch_tip(branch)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut next = Some(tip);
+        while let Some(id) = next {
+            let commit = self
+                .git()
+                .find_commit(id)
+                .map_err(|e| self.git_error(format!("reading commit {id}"), e))?;
+            let message = commit.message().unwrap_or_default().to_string();
+            next = commit.parent_id(0).ok();
+            if message.lines().any(|l| l.starts_with(SNAPSHOT_TRAILER)) {
+                out.push(Snapshot {
+                    commit: id,
+                    time: Utc
+                        .timestamp_opt(commit.time().seconds(), 0)
+                        .single()
+                        .unwrap_or_default(),
+                    message,
+                    parent: next,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The commit's time, UTC.
+    pub fn commit_time(&self, commit: Oid) -> Result<DateTime<Utc>, RevisionError> {
+        let found = self
+            .git()
+            .find_commit(commit)
+            .map_err(|e| self.git_error(format!("reading commit {commit}"), e))?;
+        Ok(Utc
+            .timestamp_opt(found.time().seconds(), 0)
+            .single()
+            .unwrap_or_default())
+    }
+
+    /// The files under each of `under` (`okta/`, `.butterfly/changes/`) that differ between
+    /// `from` and `to`, sorted by path. No content is read for commits.
+    pub fn changed_files(
+        &self,
+        from: Rev,
+        to: Rev,
+        under: &[&str],
+    ) -> Result<Vec<Changed>, RevisionError> {
+        let git = self.git();
+        let mut options = DiffOptions::new();
+        for folder in under {
+            options.pathspec(*folder);
+        }
+        options.include_typechange(true);
+        let tree = |rev: Rev| -> Result<Option<git2::Tree<'_>>, RevisionError> {
+            match rev {
+                Rev::Commit(id) => Ok(Some(self.commit_tree(id)?)),
+                Rev::Worktree => Ok(None),
+            }
+        };
+        let diff = match (from, to) {
+            (Rev::Commit(_), Rev::Commit(_)) => {
+                git.diff_tree_to_tree(tree(from)?.as_ref(), tree(to)?.as_ref(), Some(&mut options))
+            }
+            (Rev::Commit(_), Rev::Worktree) | (Rev::Worktree, Rev::Commit(_)) => {
+                options
+                    .include_untracked(true)
+                    .recurse_untracked_dirs(true)
+                    .reverse(from == Rev::Worktree);
+                let commit = if from == Rev::Worktree { to } else { from };
+                git.diff_tree_to_workdir_with_index(tree(commit)?.as_ref(), Some(&mut options))
+            }
+            (Rev::Worktree, Rev::Worktree) => return Ok(Vec::new()),
+        }
+        .map_err(|e| self.git_error("comparing the two revisions".into(), e))?;
+        let mut out = Vec::new();
+        for delta in diff.deltas() {
+            let path = delta
+                .new_file()
+                .path()
+                .or_else(|| delta.old_file().path())
+                .and_then(Path::to_str)
+                .unwrap_or_default()
+                .to_string();
+            let side = |file: git2::DiffFile<'_>, present: bool, worktree: bool| {
+                if !present {
+                    None
+                } else if worktree {
+                    Some(Oid::ZERO_SHA1)
+                } else {
+                    Some(file.id())
+                }
+            };
+            let (old_present, new_present) = match delta.status() {
+                Delta::Added | Delta::Untracked => (false, true),
+                Delta::Deleted => (true, false),
+                Delta::Unmodified | Delta::Ignored => continue,
+                _ => (true, true),
+            };
+            for (file, present, rev) in [
+                (delta.old_file(), old_present, from),
+                (delta.new_file(), new_present, to),
+            ] {
+                if present && file.mode() == git2::FileMode::Link {
+                    return Err(match rev {
+                        Rev::Commit(commit) => RepoError::NotAFile {
+                            commit,
+                            file: path.clone(),
+                            entry: "symlink",
+                        }
+                        .into(),
+                        Rev::Worktree => RevisionError::NotAFile {
+                            path: self.git().workdir().unwrap_or(self.path()).join(&path),
+                            entry: "symlink",
+                        },
+                    });
+                }
+            }
+            out.push(Changed {
+                old: side(delta.old_file(), old_present, from == Rev::Worktree),
+                new: side(delta.new_file(), new_present, to == Rev::Worktree),
+                path,
+            });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// A file's bytes at a revision; `None` when it is absent.
+    pub fn file_at(&self, rev: Rev, path: &str) -> Result<Option<Vec<u8>>, RevisionError> {
+        match rev {
+            Rev::Commit(commit) => {
+                let tree = self.commit_tree(commit)?;
+                let entry = match tree.get_path(Path::new(path)) {
+                    Ok(entry) => entry,
+                    Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
+                    Err(e) => {
+                        return Err(self
+                            .git_error(format!("reading {path} at {commit}"), e)
+                            .into());
+                    }
+                };
+                match entry_kind(entry.filemode()) {
+                    EntryKind::File => {}
+                    EntryKind::Folder => return Ok(None),
+                    EntryKind::Other(entry) => {
+                        return Err(RepoError::NotAFile {
+                            commit,
+                            file: path.to_string(),
+                            entry,
+                        }
+                        .into());
+                    }
+                }
+                let blob = self
+                    .git()
+                    .find_blob(entry.id())
+                    .map_err(|e| self.git_error(format!("reading {path} at {commit}"), e))?;
+                Ok(Some(blob.content().to_vec()))
+            }
+            Rev::Worktree => {
+                let Some(workdir) = self.git().workdir() else {
+                    return Err(RevisionError::NoWorktree {
+                        path: self.path().to_path_buf(),
+                    });
+                };
+                let full = workdir.join(path);
+                let metadata = match std::fs::symlink_metadata(&full) {
+                    Ok(metadata) => metadata,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(source) => return Err(RepoError::Io { path: full, source }.into()),
+                };
+                if metadata.is_dir() {
+                    return Ok(None);
+                }
+                if !metadata.is_file() {
+                    let entry = if metadata.file_type().is_symlink() {
+                        "symlink"
+                    } else {
+                        "special file"
+                    };
+                    return Err(RevisionError::NotAFile { path: full, entry });
+                }
+                std::fs::read(&full)
+                    .map(Some)
+                    .map_err(|source| RepoError::Io { path: full, source }.into())
+            }
+        }
+    }
+
+    /// The blob bytes of `oid` (a file a comparison named).
+    pub fn blob(&self, oid: Oid, path: &str) -> Result<Vec<u8>, RevisionError> {
+        self.git()
+            .find_blob(oid)
+            .map(|b| b.content().to_vec())
+            .map_err(|e| self.git_error(format!("reading {path} ({oid})"), e).into())
+    }
+}
+
+/// RFC 3339, or a date (the end of that day, UTC).
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let end = date.and_hms_milli_opt(23, 59, 59, 999)?;
+    Some(Utc.from_utc_datetime(&end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_or_the_end_of_a_day() {
+        assert_eq!(
+            parse_time("2026-11-20T10:00:00+01:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-20T09:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2026-11-20").unwrap().to_rfc3339(),
+            "2026-11-20T23:59:59.999+00:00"
+        );
+        assert!(parse_time("yesterday").is_none());
+    }
+}
