@@ -7,109 +7,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::support::cli::{Env, Run, backup, basic, command, git, git_output, init, spawn_backup};
+use crate::support::root;
 use crate::support::sim::{Sim, status_and_body};
-use crate::support::{TEST_KEY, root};
-
-// ---------------------------------------------------------------------------------------------
-// Running the binary
-
-/// What one run of `butterfly` said.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(out: Output) -> Run {
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Both streams, for messages and the secret scan.
-    fn text(&self) -> String {
-        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{}", self.text()))
-    }
-}
-
-type Env = Vec<(&'static str, String)>;
-
-/// `butterfly <args> -C <dir>` with exactly `env` as credentials and the fixture's fingerprint
-/// key (so the files compare with the fixture's).
-fn command(dir: &Path, args: &[&str], env: &Env) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
-    command.args(args).arg("-C").arg(dir);
-    for var in butterfly::provider::okta::credentials::ENV_VARS {
-        command.env_remove(var);
-    }
-    command.env("BUTTERFLY_FINGERPRINT_KEY", TEST_KEY);
-    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-    command
-}
-
-fn butterfly(dir: &Path, args: &[&str], env: &Env) -> Run {
-    Run::from(command(dir, args, env).output().expect("run butterfly"))
-}
-
-/// A backup in the background, its output thrown away (it is killed or waited for).
-fn spawn_backup(dir: &Path, args: &[&str], env: &Env) -> Child {
-    let mut all = vec!["backup"];
-    all.extend_from_slice(args);
-    command(dir, &all, env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start butterfly backup")
-}
-
-fn backup(dir: &Path, args: &[&str], env: &Env) -> Run {
-    let mut all = vec!["backup"];
-    all.extend_from_slice(args);
-    butterfly(dir, &all, env)
-}
-
-/// client_secret_basic.
-fn basic(sim: &Sim) -> Env {
-    vec![
-        ("OKTA_CLIENT_ID", sim.client_id.clone()),
-        ("OKTA_CLIENT_SECRET", sim.client_secret.clone()),
-    ]
-}
-
-/// `butterfly init <tmp>/org --okta-domain <sim>`; the temporary folder lives as long as the
-/// returned guard.
-fn init(sim: &Sim) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::Builder::new()
-        .prefix("bt-backup-cli-")
-        .tempdir()
-        .unwrap();
-    let dir = tmp.path().join("org");
-    let out = Command::new(env!("CARGO_BIN_EXE_butterfly"))
-        .arg("init")
-        .arg(&dir)
-        .arg("--okta-domain")
-        .arg(&sim.url)
-        .output()
-        .expect("run butterfly init");
-    let run = Run::from(out);
-    assert_eq!(run.code, 0, "init: {}", run.text());
-    (tmp, dir)
-}
 
 /// A rate-limit file with every bucket far above Okta's quotas, for sims that also take other
 /// arguments (`Sim::start_unlimited` takes none).
@@ -143,30 +50,6 @@ fn block<F: std::future::Future>(future: F) -> F::Output {
 fn org_host(sim: &Sim) -> String {
     let rest = sim.url.trim_start_matches("http://");
     rest.split(':').next().unwrap().to_string()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading the repository with git itself
-
-fn git_output(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "core.quotePath=false"])
-        .args(args)
-        .output()
-        .expect("run git")
-}
-
-/// `git <args>`, which must succeed; its stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = git_output(dir, args);
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn rev(dir: &Path, what: &str) -> String {

@@ -2,6 +2,7 @@
 //! something missing skips — loudly, and never in CI, where `BUTTERFLY_REQUIRE_ALL=1` turns
 //! every skip into a failure.
 
+pub mod cli;
 pub mod openapi;
 pub mod sim;
 
