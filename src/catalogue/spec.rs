@@ -335,15 +335,46 @@ fn operation_scopes(operation: &Value) -> Vec<String> {
     scopes
 }
 
+/// Where Okta's spec contradicts what Okta's API sends and accepts, the schema as it really is.
+/// A profile mapping's `properties` is a map from attribute name to `{expression, pushStatus}`
+/// (`{"properties": {"title": {"expression": "user.title", "pushStatus": "PUSH"}}}`), but the
+/// spec gives it the shape of one such entry, and requires `expression` and `pushStatus`
+/// beside it in a request.
+fn correct(schemas: &mut Map<String, Value>) {
+    let mapping_properties = serde_json::json!({
+        "type": "object",
+        "additionalProperties": {"$ref": "#/components/schemas/ProfileMappingProperty"}
+    });
+    for name in ["ProfileMapping", "ProfileMappingRequest"] {
+        if let Some(properties) = schemas
+            .get_mut(name)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(Value::as_object_mut)
+            && properties.contains_key("properties")
+        {
+            properties.insert("properties".into(), mapping_properties.clone());
+        }
+    }
+    if let Some(required) = schemas
+        .get_mut("ProfileMappingRequest")
+        .and_then(|s| s.get_mut("required"))
+    {
+        *required = serde_json::json!(["properties"]);
+    }
+}
+
 /// Checks every kind against the spec and derives its field index.
 /// Returns the indexes of all kinds and every problem found (an empty list means the catalogue
 /// agrees with the spec).
 pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Vec<SpecProblem>) {
     let empty = Map::new();
-    let schemas = spec
+    let mut corrected = spec
         .pointer("/components/schemas")
         .and_then(Value::as_object)
-        .unwrap_or(&empty);
+        .unwrap_or(&empty)
+        .clone();
+    correct(&mut corrected);
+    let schemas = &corrected;
     let request_bodies = spec
         .pointer("/components/requestBodies")
         .and_then(Value::as_object)

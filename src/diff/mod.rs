@@ -193,7 +193,8 @@ pub fn build(
 ) -> Result<Diff, DiffError> {
     let events = who::Events::new(events);
     let mut other_files = Vec::new();
-    // Resource files that exist on one side only are paired by (kind, id) into renames.
+    // Files that exist on one side only are paired into one resource that moved: resources by
+    // (kind, id) (a rename, or a parent's rename), relationship files by (kind, parent id).
     let mut removed: HashMap<(String, String), usize> = HashMap::new();
     let mut added: HashMap<(String, String), usize> = HashMap::new();
     let mut pending: Vec<(FileDelta, &Kind)> = Vec::new();
@@ -203,34 +204,40 @@ pub fn build(
             continue;
         };
         let kind = resolved.kind;
-        if let (Shape::Resource | Shape::Singleton, Some(id_path)) = (&kind.shape, &kind.id) {
-            let id = |v: &Option<Value>| v.as_ref().and_then(|v| id_path.get(v)).and_then(text);
-            let slot = pending.len();
-            match (&delta.old, &delta.new) {
-                (Some(old), None) => {
-                    if let Some(id) = id(&Some(old.clone())) {
-                        removed.insert((kind.name.clone(), id), slot);
-                    }
+        let slot = pending.len();
+        let identity = |value: &Value, side: &dyn Side| -> Result<Option<String>, ReadError> {
+            Ok(match (&kind.shape, &kind.id) {
+                (Shape::Relationship { .. }, _) => {
+                    parent_of(catalogue, kind, &delta.path, side)?.map(|p| p.id)
                 }
-                (None, Some(new)) => {
-                    if let Some(id) = id(&Some(new.clone())) {
-                        added.insert((kind.name.clone(), id), slot);
-                    }
+                (_, Some(id)) => id.get(value).and_then(text),
+                (_, None) => None,
+            })
+        };
+        match (&delta.old, &delta.new) {
+            (Some(old), None) => {
+                if let Some(id) = identity(old, from)? {
+                    removed.insert((kind.name.clone(), id), slot);
                 }
-                _ => {}
             }
+            (None, Some(new)) => {
+                if let Some(id) = identity(new, to)? {
+                    added.insert((kind.name.clone(), id), slot);
+                }
+            }
+            _ => {}
         }
         pending.push((delta, kind));
     }
-    // Pair renames: the removed file's old value moves into the added one's delta.
+    // The removed file's old value moves into the added one's delta.
     let mut taken = vec![false; pending.len()];
-    let mut renamed_from: HashMap<usize, String> = HashMap::new();
+    let mut moved_from: HashMap<usize, String> = HashMap::new();
     for (key, &old_slot) in &removed {
         if let Some(&new_slot) = added.get(key) {
             let old_path = pending[old_slot].0.path.clone();
             let old_value = pending[old_slot].0.old.take();
             pending[new_slot].0.old = old_value;
-            renamed_from.insert(new_slot, old_path);
+            moved_from.insert(new_slot, old_path);
             taken[old_slot] = true;
         }
     }
@@ -239,9 +246,9 @@ pub fn build(
         if taken[slot] {
             continue;
         }
-        let old_path = renamed_from.remove(&slot);
+        let old_path = moved_from.remove(&slot);
         let change = match &kind.shape {
-            Shape::Relationship { .. } => relationship(catalogue, kind, delta, from, to)?,
+            Shape::Relationship { .. } => relationship(catalogue, kind, delta, old_path, from, to)?,
             Shape::Resource | Shape::Singleton => {
                 resource(catalogue, kind, delta, old_path, from, to)?
             }
@@ -418,6 +425,7 @@ fn relationship(
     catalogue: &Catalogue,
     kind: &Kind,
     delta: FileDelta,
+    old_path: Option<String>,
     from: &dyn Side,
     to: &dyn Side,
 ) -> Result<Option<ResourceChange>, ReadError> {
@@ -496,7 +504,7 @@ fn relationship(
         old_name: None,
         change,
         path: delta.path,
-        old_path: None,
+        old_path,
         parent,
         fields: Vec::new(),
         body: None,

@@ -66,15 +66,18 @@ pub fn named(kind: Option<&str>, id: &str, side: &dyn Side) -> Named {
 
 /// Every reference in a whole resource body.
 pub fn in_body(kind: &Kind, body: &Value, side: &dyn Side, which: Which) -> Vec<Reference> {
-    let mut out = Vec::new();
+    let mut out: Vec<Reference> = Vec::new();
     for declared in &kind.references {
         for (pointer, value) in declared.path.select_with_pointers(body) {
             for id in ids(declared, value, side) {
-                out.push(Reference {
-                    pointer: pointer.clone(),
-                    side: which,
-                    target: named(Some(&declared.kind), &id, side),
-                });
+                push(
+                    &mut out,
+                    Reference {
+                        pointer: pointer.clone(),
+                        side: which,
+                        target: named(Some(&declared.kind), &id, side),
+                    },
+                );
             }
         }
     }
@@ -109,11 +112,14 @@ pub fn fields(
                     };
                     for (pointer, value) in found {
                         for id in ids(declared, value, side) {
-                            references.push(Reference {
-                                pointer: format!("{}{pointer}", change.pointer),
-                                side: which,
-                                target: named(Some(&declared.kind), &id, side),
-                            });
+                            push(
+                                &mut references,
+                                Reference {
+                                    pointer: format!("{}{pointer}", change.pointer),
+                                    side: which,
+                                    target: named(Some(&declared.kind), &id, side),
+                                },
+                            );
                         }
                     }
                 }
@@ -121,6 +127,18 @@ pub fn fields(
             Field { change, references }
         })
         .collect()
+}
+
+/// Adds a reference unless the same id at the same place is there already (an id no side
+/// knows, under a path several kinds are declared at).
+fn push(references: &mut Vec<Reference>, reference: Reference) {
+    if !references.iter().any(|r| {
+        r.pointer == reference.pointer
+            && r.side == reference.side
+            && r.target.id == reference.target.id
+    }) {
+        references.push(reference);
+    }
 }
 
 /// What is left of a reference's path below `at`, when the reference lies at or below it.
@@ -147,7 +165,12 @@ fn ids(declared: &Declared, value: &Value, side: &dyn Side) -> Vec<String> {
         return Vec::new();
     }
     match declared.embedding {
-        Embedding::Whole => vec![text],
+        // Where several kinds may be meant (a mapping's source: a user type, an app or an
+        // identity provider), the one the index knows the id as.
+        Embedding::Whole => match side.entry(&text) {
+            Some(entry) if entry.kind != declared.kind => Vec::new(),
+            _ => vec![text],
+        },
         Embedding::Expression => text
             .split('"')
             .skip(1)
