@@ -10,6 +10,8 @@ pub mod demo;
 pub mod diff;
 pub mod init;
 pub mod key;
+pub mod log;
+pub mod show;
 pub mod sim;
 pub mod test_connection;
 
@@ -71,6 +73,10 @@ pub enum Command {
     Key(key::Args),
     /// What changed between two snapshots: resources, fields, who did it, who it affects
     Diff(diff::Args),
+    /// The snapshots, newest first: when, changes per kind, kinds not read, who made the changes
+    Log(log::Args),
+    /// Resources as they were at a snapshot (or any revision), references shown by name
+    Show(show::Args),
 }
 
 /// Where the org repository is.
@@ -135,5 +141,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Backup(args) => backup::run(args),
         Command::Key(args) => key::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Log(args) => log::run(args),
+        Command::Show(args) => show::run(args),
     }
 }

@@ -250,7 +250,7 @@ impl Side for RepoSide<'_> {
 }
 
 /// True when `path` is at or under one of `paths` (given with or without `.json`).
-fn selected(path: &str, paths: &[String]) -> bool {
+pub(crate) fn selected(path: &str, paths: &[String]) -> bool {
     paths.is_empty()
         || paths.iter().any(|wanted| {
             let wanted = wanted.trim_start_matches("./").trim_end_matches('/');

@@ -7,4 +7,6 @@ pub mod demo;
 pub mod diff;
 pub mod init;
 pub mod key;
+pub mod log;
 pub mod selection;
+pub mod show;

@@ -278,6 +278,24 @@ pub fn resolve<'c>(catalogue: &'c Catalogue, path: &str) -> Option<Resolved<'c>>
     best.map(|(_, resolved)| resolved)
 }
 
+/// Every literal segment of every kind's file pattern (`okta`, `groups`, `members`, `rules`).
+/// [`resolve`] compares a path's segments only with these (any other non-empty segment is a
+/// natural key), so two paths that agree wherever either has one of them are of one kind:
+/// callers resolving many paths can resolve each such shape once.
+pub fn literal_segments(catalogue: &Catalogue) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    for kind in catalogue.kinds() {
+        for variant in &kind.variants {
+            for segment in pattern(catalogue, variant).0 {
+                if let PatternSegment::Literal(text) = segment {
+                    out.insert(text);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A stem's file path: `<stem>.json`.
 pub fn file_path(stem: &str) -> String {
     format!("{stem}.json")

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use git2::{Delta, DiffOptions, ErrorCode, Oid};
 
-use super::repo::{EntryKind, OrgRepo, RepoError, entry_kind};
+use super::repo::{EntryKind, OrgRepo, RepoError, check_path, entry_kind};
 
 /// The word for the working tree.
 pub const WORKTREE: &str = "WORKTREE";
@@ -293,6 +293,28 @@ impl OrgRepo {
         }
     }
 
+    /// The files at `path` at a revision: `path` itself when it is a file, else every file
+    /// under it when it is a folder, sorted; empty when nothing is there. `path` must be a
+    /// plain relative path (no `..`, no leading `/`), so the working tree is never left; a
+    /// symlink or special file is an error naming it, never followed.
+    pub fn files_under(&self, rev: Rev, path: &str) -> Result<Vec<String>, RevisionError> {
+        check_path(path)?;
+        match rev {
+            Rev::Commit(commit) => Ok(self.list_files(commit, &[path])?.into_keys().collect()),
+            Rev::Worktree => {
+                let Some(workdir) = self.git().workdir() else {
+                    return Err(RevisionError::NoWorktree {
+                        path: self.path().to_path_buf(),
+                    });
+                };
+                let mut out = Vec::new();
+                walk_worktree(workdir, path, &mut out)?;
+                out.sort();
+                Ok(out)
+            }
+        }
+    }
+
     /// The blob bytes of `oid` (a file a comparison named).
     pub fn blob(&self, oid: Oid, path: &str) -> Result<Vec<u8>, RevisionError> {
         self.git()
@@ -300,6 +322,48 @@ impl OrgRepo {
             .map(|b| b.content().to_vec())
             .map_err(|e| self.git_error(format!("reading {path} ({oid})"), e).into())
     }
+}
+
+/// Collects the regular files at or under `path` (relative to `workdir`) into `out`.
+fn walk_worktree(workdir: &Path, path: &str, out: &mut Vec<String>) -> Result<(), RevisionError> {
+    let full = workdir.join(path);
+    let metadata = match std::fs::symlink_metadata(&full) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(RepoError::Io { path: full, source }.into()),
+    };
+    if metadata.is_file() {
+        out.push(path.to_string());
+        return Ok(());
+    }
+    if !metadata.is_dir() {
+        let entry = if metadata.file_type().is_symlink() {
+            "symlink"
+        } else {
+            "special file"
+        };
+        return Err(RevisionError::NotAFile { path: full, entry });
+    }
+    let entries = std::fs::read_dir(&full).map_err(|source| RepoError::Io {
+        path: full.clone(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| RepoError::Io {
+            path: full.clone(),
+            source,
+        })?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            return Err(RepoError::BadPath {
+                file: format!("{path}/{}", name.to_string_lossy()),
+                reason: "its name is not UTF-8",
+            }
+            .into());
+        };
+        walk_worktree(workdir, &format!("{path}/{name}"), out)?;
+    }
+    Ok(())
 }
 
 /// RFC 3339, or a date (the end of that day, UTC).
@@ -329,5 +393,55 @@ mod tests {
             "2026-11-20T23:59:59.999+00:00"
         );
         assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn files_under_a_path_at_a_commit_and_in_the_worktree() {
+        use crate::snapshot::repo::tests::{git, new_org};
+        let dir = tempfile::tempdir().unwrap();
+        let made = new_org(dir.path());
+        let repo = made.repo;
+        std::fs::create_dir_all(dir.path().join("okta/groups/A")).unwrap();
+        std::fs::write(dir.path().join("okta/groups/A.json"), "{}\n").unwrap();
+        std::fs::write(dir.path().join("okta/groups/A/members.json"), "[]\n").unwrap();
+        let both = vec![
+            "okta/groups/A.json".to_string(),
+            "okta/groups/A/members.json".to_string(),
+        ];
+        assert_eq!(
+            repo.files_under(Rev::Worktree, "okta/groups").unwrap(),
+            both
+        );
+        assert_eq!(
+            repo.files_under(Rev::Worktree, "okta/groups/A.json")
+                .unwrap(),
+            vec!["okta/groups/A.json"]
+        );
+        assert!(
+            repo.files_under(Rev::Worktree, "okta/apps")
+                .unwrap()
+                .is_empty()
+        );
+        // The commit before the files has none; the commit after has both.
+        let at_init = Rev::Commit(made.commit);
+        assert!(repo.files_under(at_init, "okta").unwrap().is_empty());
+        git(dir.path(), &["add", "okta"]);
+        git(dir.path(), &["commit", "-q", "-m", "groups"]);
+        let head = Rev::Commit(repo.resolve("HEAD").unwrap());
+        assert_eq!(repo.files_under(head, "okta/groups").unwrap(), both);
+        assert_eq!(
+            repo.files_under(head, "okta/groups/A").unwrap(),
+            vec!["okta/groups/A/members.json"]
+        );
+        // Never outside the repository, never through a symlink.
+        let error = repo.files_under(Rev::Worktree, "../x").unwrap_err();
+        assert!(error.to_string().contains("`../x`"), "{error}");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/etc", dir.path().join("okta/link")).unwrap();
+            let error = repo.files_under(Rev::Worktree, "okta").unwrap_err();
+            assert!(error.to_string().contains("okta/link"), "{error}");
+            assert!(error.to_string().contains("symlink"), "{error}");
+        }
     }
 }

@@ -10,6 +10,7 @@ mod catalogue_spec;
 mod connection_cli;
 mod demo_cli;
 mod diff_cli;
+mod history_cli;
 mod okta_client;
 mod sim_api;
 mod sim_auth;

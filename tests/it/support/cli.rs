@@ -42,10 +42,16 @@ impl Run {
 pub type Env = Vec<(&'static str, String)>;
 
 /// `butterfly <args> -C <dir>` with exactly `env` as credentials and the fixture's fingerprint
-/// key (so the files compare with the fixture's).
+/// key (so the files compare with the fixture's). `-C <dir>` goes before a `--` in `args`:
+/// everything after it is a PATH.
 pub fn command(dir: &Path, args: &[&str], env: &Env) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
-    command.args(args).arg("-C").arg(dir);
+    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+    command
+        .args(&args[..split])
+        .arg("-C")
+        .arg(dir)
+        .args(&args[split..]);
     for var in butterfly::provider::okta::credentials::ENV_VARS {
         command.env_remove(var);
     }
