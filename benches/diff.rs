@@ -75,7 +75,10 @@ fn index(catalogue: &Catalogue, dir: &Path) -> String {
         let name: Vec<String> = kind
             .natural_key()
             .iter()
-            .filter_map(|p| p.get(&body).map(|v| v.as_str().map_or(v.to_string(), str::to_string)))
+            .filter_map(|p| {
+                p.get(&body)
+                    .map(|v| v.as_str().map_or(v.to_string(), str::to_string))
+            })
             .collect();
         index.insert(
             id.to_string(),
@@ -176,8 +179,13 @@ fn main() {
     let summary = stat.lines().last().unwrap_or_default().trim().to_string();
     let ratio = diff_time.as_secs_f64() / git_time.as_secs_f64();
 
-    println!("diff of sim --generate {generate} --write-tree --mutate 1%, two snapshots, {files} files");
-    println!("  git diff --stat:  {:>8.3} s   ({summary})", git_time.as_secs_f64());
+    println!(
+        "diff of sim --generate {generate} --write-tree --mutate 1%, two snapshots, {files} files"
+    );
+    println!(
+        "  git diff --stat:  {:>8.3} s   ({summary})",
+        git_time.as_secs_f64()
+    );
     println!(
         "  butterfly diff:   {:>8.3} s   ({} resources: {})",
         diff_time.as_secs_f64(),
@@ -185,7 +193,10 @@ fn main() {
         report["counts"]
     );
     println!("  diff ÷ git:       {ratio:>8.2}     (target ≤ {RATIO_TARGET})");
-    println!("  (medians of {RUNS} runs; target ≤ {} s)", TIME_TARGET.as_secs());
+    println!(
+        "  (medians of {RUNS} runs; target ≤ {} s)",
+        TIME_TARGET.as_secs()
+    );
     let mut failed = false;
     if diff_time > TIME_TARGET {
         eprintln!("FAILED: diff took {diff_time:?}, the target is {TIME_TARGET:?}");

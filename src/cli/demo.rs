@@ -48,7 +48,10 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
     let report = runtime
         .block_on(demo::run(catalogue, &dir, progress))
         .map_err(|e| anyhow!("{e}"))?;
-    print!("{}", render(&report));
+    let style = crate::diff::render::Style {
+        colour: super::diff::colour(),
+    };
+    print!("{}", render(&report, style));
     Ok(Outcome::Done)
 }
 
@@ -60,7 +63,7 @@ fn short(commit: &Option<String>) -> String {
 }
 
 /// The story, as text.
-pub fn render(report: &DemoReport) -> String {
+pub fn render(report: &DemoReport, style: crate::diff::render::Style) -> String {
     let mut out = String::new();
     let first = &report.first;
     let files: u64 = first.kinds.values().map(|k| k.files).sum();
@@ -87,37 +90,14 @@ pub fn render(report: &DemoReport) -> String {
         second.changed,
         second.removed
     );
-    let _ = writeln!(out, "\nWhat changed:");
-    for (status, path) in &report.files {
-        let _ = writeln!(out, "  {status} {path}");
-    }
-    let _ = writeln!(out, "\n{}", report.diff.trim_end());
-    if !report.events.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nWho changed it (System Log events saved with the snapshot):"
-        );
-        for event in &report.events {
-            let _ = writeln!(
-                out,
-                "  {}  {}  {}  {}",
-                event["published"].as_str().unwrap_or(""),
-                event["actor"]["alternateId"]
-                    .as_str()
-                    .or(event["actor"]["displayName"].as_str())
-                    .unwrap_or("?"),
-                event["eventType"].as_str().unwrap_or(""),
-                event["target"]
-                    .as_array()
-                    .and_then(|t| t.first())
-                    .and_then(|t| t["displayName"].as_str())
-                    .unwrap_or("")
-            );
-        }
+    if let Some(diff) = &report.diff {
+        let _ = writeln!(out, "\nWhat changed (butterfly diff):\n");
+        out.push_str(&crate::diff::render::text(diff, style));
     }
     let _ = writeln!(
         out,
-        "\nThe org repository is {}: try `git -C {} log --stat`.",
+        "\nThe org repository is {}: try `butterfly log -C {}` and `butterfly diff -C {}`.",
+        report.dir.display(),
         report.dir.display(),
         report.dir.display()
     );

@@ -1,15 +1,15 @@
 //! `demo`: the product in one command, with no Okta org. Starts the simulator in-process on
 //! the `small` fixture, makes an org repository, backs it up, then, as an admin would, turns
 //! off MFA in the contractors' sign-on rule and deletes the "Engineering - auto" group rule,
-//! backs up again, and shows what the second snapshot changed: the commit, the files, the
-//! diff, and the System Log events saved with it.
+//! backs up again, and shows what the second snapshot changed: `diff`'s semantic diff of the
+//! two snapshots, with who made each change and who it affects.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::Utc;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::backup::{self, Progress, Report};
 use super::connection::{Connection, client_for};
@@ -27,12 +27,8 @@ pub struct DemoReport {
     pub second: Report,
     /// What the admin did between the backups.
     pub actions: Vec<String>,
-    /// `git diff --stat`-like lines: status and path.
-    pub files: Vec<(char, String)>,
-    /// The unified diff of the changed files.
-    pub diff: String,
-    /// The System Log events saved with the second snapshot.
-    pub events: Vec<Value>,
+    /// The semantic diff of the two snapshots (`None` when a backup made no commit).
+    pub diff: Option<crate::diff::render::Report>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,18 +132,16 @@ async fn scenario(
     ];
 
     let second = backup::run(catalogue, &connection, options("2"), progress, |_| None).await?;
-    let (files, diff, events) = match (&first.commit, &second.commit) {
-        (Some(from), Some(to)) => what_changed(dir, from, to)?,
-        _ => (Vec::new(), String::new(), Vec::new()),
+    let diff = match (&first.commit, &second.commit) {
+        (Some(from), Some(to)) => Some(what_changed(catalogue, dir, from, to)?),
+        _ => None,
     };
     Ok(DemoReport {
         dir: dir.to_path_buf(),
         first,
         second,
         actions,
-        files,
         diff,
-        events,
     })
 }
 
@@ -232,66 +226,20 @@ async fn delete_group_rule(admin: &Client, name: &str) -> Result<String, DemoErr
     Ok(format!("deleted the group rule \"{name}\""))
 }
 
-type Changes = (Vec<(char, String)>, String, Vec<Value>);
-
-/// The files, the diff and the saved events between two snapshot commits.
-fn what_changed(dir: &Path, from: &str, to: &str) -> Result<Changes, DemoError> {
-    let git_error = |e: git2::Error| DemoError::Step(format!("reading the snapshots: {e}"));
-    let repo = git2::Repository::open(dir).map_err(git_error)?;
-    let tree = |id: &str| -> Result<git2::Tree<'_>, DemoError> {
-        let oid = git2::Oid::from_str(id).map_err(git_error)?;
-        repo.find_commit(oid)
-            .and_then(|c| c.tree())
-            .map_err(git_error)
+/// The semantic diff between two snapshot commits.
+fn what_changed(
+    catalogue: &Catalogue,
+    dir: &Path,
+    from: &str,
+    to: &str,
+) -> Result<crate::diff::render::Report, DemoError> {
+    let opened = super::diff::open(dir, catalogue)
+        .map_err(|e| step("reading the snapshots")(e.to_string()))?;
+    let options = super::diff::Options {
+        from: Some(from.to_string()),
+        to: Some(to.to_string()),
+        ..Default::default()
     };
-    let (old, new) = (tree(from)?, tree(to)?);
-    let diff = repo
-        .diff_tree_to_tree(Some(&old), Some(&new), None)
-        .map_err(git_error)?;
-    let mut files = Vec::new();
-    let mut events = Vec::new();
-    for delta in diff.deltas() {
-        let path = delta
-            .new_file()
-            .path()
-            .or_else(|| delta.old_file().path())
-            .map(|p| p.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let status = match delta.status() {
-            git2::Delta::Added => 'A',
-            git2::Delta::Deleted => 'D',
-            _ => 'M',
-        };
-        if path.starts_with(backup::changes::DIR) {
-            if let Ok(blob) = repo.find_blob(delta.new_file().id())
-                && let Ok(Value::Array(saved)) = serde_json::from_slice(blob.content())
-            {
-                events.extend(saved);
-            }
-            continue;
-        }
-        if path.starts_with(".butterfly/") {
-            continue;
-        }
-        files.push((status, path));
-    }
-    let mut text = String::new();
-    diff.print(git2::DiffFormat::Patch, |delta, _, line| {
-        let path = delta
-            .new_file()
-            .path()
-            .map(|p| p.to_string_lossy().to_string())
-            .unwrap_or_default();
-        if path.starts_with(".butterfly/") {
-            return true;
-        }
-        let origin = line.origin();
-        if matches!(origin, '+' | '-' | ' ') {
-            text.push(origin);
-        }
-        text.push_str(&String::from_utf8_lossy(line.content()));
-        true
-    })
-    .map_err(git_error)?;
-    Ok((files, text, events))
+    super::diff::run(&opened, catalogue, &options)
+        .map_err(|e| step("comparing the snapshots")(e.to_string()))
 }

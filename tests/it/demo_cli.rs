@@ -19,19 +19,20 @@ fn the_demo_shows_the_two_changes_and_who_made_them() {
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        text.contains("D okta/group-rules/Engineering - auto.json"),
-        "{text}"
-    );
-    assert!(
-        text.contains(
-            "M okta/policies/OKTA_SIGN_ON/Contractors/rules/Contractors – remember device.json"
-        ),
-        "{text}"
-    );
-    assert!(text.contains("-      \"requireFactor\": true,"), "{text}");
-    assert!(text.contains("+      \"requireFactor\": false,"), "{text}");
-    assert!(text.contains("policy.rule.update"), "{text}");
+    // The semantic diff: the removed rule with the group it fed, the loosened sign-on rule
+    // field by field, and who did both.
+    for expected in [
+        "removed group_rule \"Engineering - auto\" (0pr1smgrengauto00000)",
+        "file okta/group-rules/Engineering - auto.json",
+        "[group 00g1smgdept000000000 (Engineering)]",
+        "changed policy_rule \"Contractors – remember device\"",
+        "~ /actions/signon/requireFactor: true → false",
+        "~ /actions/signon/session/maxSessionIdleMinutes: 480 → 1440",
+        "admin@simulator.example (User) policy.rule.update",
+        "admin@simulator.example (User) group_rule.lifecycle.delete",
+    ] {
+        assert!(text.contains(expected), "{expected} in:\n{text}");
+    }
     assert!(!text.contains(".butterfly/index.json"), "{text}");
     // init, and two snapshots.
     let log = Command::new("git")
