@@ -4,7 +4,8 @@
 //! previous snapshot against the latest, JSON) timed against `git diff --stat` over the same
 //! commits, in the same run. Targets: diff ≤ 1 s and ≤ 2 × `git diff --stat`. Prints every
 //! number it compares; exits 1 when a target is missed. Run with `cargo bench --bench diff`
-//! (BUTTERFLY_BENCH_GENERATE overrides the size); figures go to BENCHMARKS.md. Not run in CI.
+//! (BUTTERFLY_BENCH_GENERATE overrides the size; BUTTERFLY_BENCH_KEEP=DIR keeps the org
+//! repository there, for profiling); figures go to BENCHMARKS.md. Not run in CI.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -205,6 +206,11 @@ fn main() {
     if ratio > RATIO_TARGET {
         eprintln!("FAILED: diff took {ratio:.2} × git diff --stat, the target is {RATIO_TARGET}");
         failed = true;
+    }
+    if let Some(keep) = std::env::var_os("BUTTERFLY_BENCH_KEEP") {
+        // For profiling: the org repository stays.
+        let _ = std::fs::remove_dir_all(&keep);
+        std::fs::rename(&repo, &keep).expect("keep the repository");
     }
     if failed {
         std::process::exit(1);

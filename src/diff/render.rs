@@ -16,8 +16,12 @@ pub const JSON_VERSION: u32 = 1;
 /// GitHub's limit on a comment's body.
 pub const MARKDOWN_LIMIT: usize = 65_536;
 
-/// Names listed before "and N more" in text and Markdown.
+/// Names and events listed before "and N more" in text and Markdown.
 const LISTED: usize = 10;
+
+/// The longest Markdown block of one resource's changes, in bytes; longer ones are cut at a
+/// line and say how many lines were left out.
+const MARKDOWN_DETAILS: usize = 16_000;
 
 /// One side of a diff as the report names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -407,7 +411,7 @@ fn resource_text(resource: &ResourceChange, style: Style, out: &mut String) {
             style.dim("no System Log event names this resource between these snapshots")
         );
     }
-    for event in &resource.events {
+    for event in resource.events.iter().take(LISTED) {
         let mut line = format!(
             "  who: {} {} ({}) {}",
             event.published,
@@ -419,6 +423,13 @@ fn resource_text(resource: &ResourceChange, style: Style, out: &mut String) {
             let _ = write!(line, " from {ip}");
         }
         let _ = writeln!(out, "{line}");
+    }
+    if resource.events.len() > LISTED {
+        let _ = writeln!(
+            out,
+            "  who: and {} more events",
+            resource.events.len() - LISTED
+        );
     }
     for access in &resource.impact.groups {
         group_access_lines(access, out);
@@ -523,6 +534,21 @@ fn resource_markdown(resource: &ResourceChange) -> String {
     for member in &resource.members {
         member_line(member, plain_style, &mut details);
     }
+    let lines = details.lines().count();
+    if details.len() > MARKDOWN_DETAILS {
+        let mut cut = MARKDOWN_DETAILS;
+        while !details.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let cut = details[..cut].rfind('\n').map_or(0, |at| at + 1);
+        let kept = details[..cut].lines().count();
+        details.truncate(cut);
+        let _ = writeln!(
+            details,
+            "… {} more lines (butterfly diff --format json has them all)",
+            lines - kept
+        );
+    }
     if !details.is_empty() {
         let fence = if details.contains("```") {
             "````"
@@ -530,11 +556,10 @@ fn resource_markdown(resource: &ResourceChange) -> String {
             "```"
         };
         let block = format!("{fence}diff\n{details}{fence}\n");
-        if details.lines().count() > LISTED {
+        if lines > LISTED {
             let _ = writeln!(
                 out,
-                "<details><summary>{} lines</summary>\n\n{block}\n</details>\n",
-                details.lines().count()
+                "<details><summary>{lines} lines</summary>\n\n{block}\n</details>\n"
             );
         } else {
             let _ = writeln!(out, "{block}");
@@ -544,7 +569,7 @@ fn resource_markdown(resource: &ResourceChange) -> String {
         out.push_str("Who: no System Log event names this resource between these snapshots.\n\n");
     } else {
         out.push_str("Who:\n");
-        for event in &resource.events {
+        for event in resource.events.iter().take(LISTED) {
             let ip = event
                 .client_ip
                 .as_ref()
@@ -557,6 +582,9 @@ fn resource_markdown(resource: &ResourceChange) -> String {
                 plain(event.who()),
                 code(&event.event_type)
             );
+        }
+        if resource.events.len() > LISTED {
+            let _ = writeln!(out, "- and {} more events", resource.events.len() - LISTED);
         }
         out.push('\n');
     }
@@ -624,4 +652,135 @@ pub fn markdown(report: &Report) -> String {
         out.push_str(&section);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::names::Which;
+    use crate::diff::{Counts, Field, FieldChange, Reference};
+    use serde_json::json;
+
+    fn named(kind: &str, id: &str, name: &str) -> Named {
+        Named {
+            kind: kind.into(),
+            id: id.into(),
+            name: Some(name.into()),
+        }
+    }
+
+    fn resource(i: usize, members: usize) -> ResourceChange {
+        ResourceChange {
+            kind: "group_rule".into(),
+            id: Some(format!("0pr{i:017}")),
+            name: format!("Rule {i}"),
+            old_name: None,
+            change: Change::Changed,
+            path: format!("okta/group-rules/Rule {i}.json"),
+            old_path: None,
+            parent: None,
+            fields: vec![Field {
+                change: FieldChange {
+                    pointer: "/actions/assignUserToGroups/groupIds/0".into(),
+                    op: Op::Changed,
+                    old: Some(json!("00g1aaaaaaaaaaaaaaaa")),
+                    new: Some(json!("00g1bbbbbbbbbbbbbbbb")),
+                    at: Vec::new(),
+                },
+                references: vec![Reference {
+                    pointer: "/actions/assignUserToGroups/groupIds/0".into(),
+                    side: Which::New,
+                    target: named("group", "00g1bbbbbbbbbbbbbbbb", "Engineering"),
+                }],
+            }],
+            body: None,
+            references: Vec::new(),
+            members: (0..members)
+                .map(|m| Member {
+                    member: named(
+                        "user",
+                        &format!("00u{m:017}"),
+                        &format!("user{m}@example.com"),
+                    ),
+                    change: Change::Removed,
+                    fields: Vec::new(),
+                })
+                .collect(),
+            events: Vec::new(),
+            impact: Impact::default(),
+        }
+    }
+
+    fn report(resources: Vec<ResourceChange>) -> Report {
+        let counts = Counts {
+            changed: resources.len() as u64,
+            ..Counts::default()
+        };
+        Report {
+            version: JSON_VERSION,
+            from: Revision {
+                rev: "main~1".into(),
+                commit: Some("a".repeat(40)),
+                time: Some("2026-11-22T10:00:00Z".into()),
+            },
+            to: Revision {
+                rev: "main".into(),
+                commit: Some("b".repeat(40)),
+                time: Some("2026-11-23T10:00:00Z".into()),
+            },
+            events_saved: 0,
+            diff: Diff {
+                counts,
+                kinds: [("group_rule".to_string(), counts)].into_iter().collect(),
+                resources,
+                other_files: Vec::new(),
+            },
+        }
+    }
+
+    use super::super::Impact;
+
+    #[test]
+    fn text_names_references_and_is_plain_unless_coloured() {
+        let report = report(vec![resource(1, 0)]);
+        let plain = text(&report, Style { colour: false });
+        assert!(plain.contains(
+            "~ /actions/assignUserToGroups/groupIds/0: \"00g1aaaaaaaaaaaaaaaa\" → \"00g1bbbbbbbbbbbbbbbb\"  [group 00g1bbbbbbbbbbbbbbbb (Engineering)]"
+        ), "{plain}");
+        assert!(
+            plain.contains("who: no System Log event names this resource"),
+            "{plain}"
+        );
+        assert!(!plain.contains('\x1b'));
+        assert!(text(&report, Style { colour: true }).contains("\x1b[31m"));
+    }
+
+    #[test]
+    fn markdown_stays_under_githubs_limit_and_says_what_it_left_out() {
+        let many = report((0..3000).map(|i| resource(i, 0)).collect());
+        let text = markdown(&many);
+        assert!(text.chars().count() <= MARKDOWN_LIMIT, "{}", text.len());
+        assert!(
+            text.contains("more changed resources are not shown"),
+            "{}",
+            &text[text.len() - 300..]
+        );
+        // One huge resource: its lines are cut, folded, and it still fits.
+        let huge = report(vec![resource(1, 20_000)]);
+        let text = markdown(&huge);
+        assert!(text.chars().count() <= MARKDOWN_LIMIT);
+        assert!(
+            text.contains("<details><summary>20001 lines</summary>"),
+            "{}",
+            &text[..600]
+        );
+        assert!(text.contains("more lines (butterfly diff --format json has them all)"));
+    }
+
+    #[test]
+    fn markdown_code_spans_survive_backticks() {
+        assert_eq!(code("a"), "`a`");
+        assert_eq!(code("a`b"), "`` a`b ``");
+        assert_eq!(plain("a|b <c>"), "a\\|b \\<c\\>");
+    }
 }
