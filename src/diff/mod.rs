@@ -12,12 +12,13 @@ pub mod render;
 pub mod value;
 pub mod who;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
-use crate::catalogue::{Catalogue, Kind, Shape};
+use crate::catalogue::{Catalogue, FieldPath, Kind, Shape};
 use crate::snapshot::layout;
 
 pub use impact::Impact;
@@ -44,6 +45,8 @@ pub struct ReadError {
 
 /// One side of a diff, read on demand.
 pub trait Side {
+    /// How messages name the side (the revision as given).
+    fn label(&self) -> &str;
     /// The resource with this id, from the side's index.
     fn entry(&self, id: &str) -> Option<Entry>;
     /// A file of the side, parsed; `None` when it is absent.
@@ -52,12 +55,75 @@ pub trait Side {
     fn ids_of_kind(&self, kind: &str) -> Vec<String>;
 }
 
-/// A file that differs between the two sides, parsed.
+/// A file that differs between the two sides: its bytes on each (`None`: absent).
 #[derive(Debug, Clone)]
 pub struct FileDelta {
     pub path: String,
-    pub old: Option<Value>,
-    pub new: Option<Value>,
+    pub old: Option<Vec<u8>>,
+    pub new: Option<Vec<u8>>,
+}
+
+/// A changed file, parsed as far as its kind needs: resources whole, relationship files as
+/// the text of each member (canonical, so equal text is an equal member), so the members that
+/// did not change are never parsed.
+struct Parsed {
+    path: String,
+    old: Option<Value>,
+    new: Option<Value>,
+}
+
+/// Parses a side's file.
+pub(crate) fn parse(bytes: &[u8], path: &str, side: &dyn Side) -> Result<Value, ReadError> {
+    serde_json::from_slice(bytes).map_err(|e| ReadError {
+        side: side.label().to_string(),
+        path: path.to_string(),
+        problem: format!("not JSON: {e}"),
+    })
+}
+
+/// The members of a relationship file that are not on the other side, parsed: each side's
+/// members as text, those in both dropped.
+fn changed_members(
+    delta: &FileDelta,
+    from: &dyn Side,
+    to: &dyn Side,
+) -> Result<(Option<Value>, Option<Value>), ReadError> {
+    fn texts<'b>(
+        bytes: Option<&'b [u8]>,
+        path: &str,
+        side: &dyn Side,
+    ) -> Result<Option<Vec<&'b RawValue>>, ReadError> {
+        bytes
+            .map(|b| {
+                serde_json::from_slice(b).map_err(|e| ReadError {
+                    side: side.label().to_string(),
+                    path: path.to_string(),
+                    problem: format!("not a JSON array of members: {e}"),
+                })
+            })
+            .transpose()
+    }
+    let old = texts(delta.old.as_deref(), &delta.path, from)?;
+    let new = texts(delta.new.as_deref(), &delta.path, to)?;
+    fn set<'b>(side: &Option<Vec<&'b RawValue>>) -> HashSet<&'b str> {
+        side.iter().flatten().map(|m| m.get()).collect()
+    }
+    let (in_old, in_new) = (set(&old), set(&new));
+    let only = |side: Option<Vec<&RawValue>>,
+                other: &HashSet<&str>,
+                which: &dyn Side|
+     -> Result<Option<Value>, ReadError> {
+        side.map(|members| {
+            members
+                .into_iter()
+                .filter(|m| !other.contains(m.get()))
+                .map(|m| parse(m.get().as_bytes(), &delta.path, which))
+                .collect::<Result<Vec<Value>, ReadError>>()
+                .map(Value::Array)
+        })
+        .transpose()
+    };
+    Ok((only(old, &in_new, from)?, only(new, &in_old, to)?))
 }
 
 /// What happened to a resource.
@@ -197,13 +263,33 @@ pub fn build(
     // (kind, id) (a rename, or a parent's rename), relationship files by (kind, parent id).
     let mut removed: HashMap<(String, String), usize> = HashMap::new();
     let mut added: HashMap<(String, String), usize> = HashMap::new();
-    let mut pending: Vec<(FileDelta, &Kind)> = Vec::new();
+    let mut pending: Vec<(Parsed, &Kind)> = Vec::new();
     for delta in files {
         let Some(resolved) = layout::resolve(catalogue, &delta.path) else {
             other_files.push(delta.path);
             continue;
         };
         let kind = resolved.kind;
+        let (old, new) = match kind.shape {
+            Shape::Relationship { .. } => changed_members(&delta, from, to)?,
+            Shape::Resource | Shape::Singleton => (
+                delta
+                    .old
+                    .as_deref()
+                    .map(|b| parse(b, &delta.path, from))
+                    .transpose()?,
+                delta
+                    .new
+                    .as_deref()
+                    .map(|b| parse(b, &delta.path, to))
+                    .transpose()?,
+            ),
+        };
+        let delta = Parsed {
+            path: delta.path,
+            old,
+            new,
+        };
         let slot = pending.len();
         let identity = |value: &Value, side: &dyn Side| -> Result<Option<String>, ReadError> {
             Ok(match (&kind.shape, &kind.id) {
@@ -258,7 +344,9 @@ pub fn build(
             resources.push(change);
         }
     }
+    tracing::debug!(resources = resources.len(), "resources compared");
     impact::assess(catalogue, &mut resources, from, to)?;
+    tracing::debug!("access impact assessed");
     resources.sort_by(|a, b| (&a.kind, &a.path).cmp(&(&b.kind, &b.path)));
     let mut counts = Counts::default();
     let mut kinds: BTreeMap<String, Counts> = BTreeMap::new();
@@ -341,7 +429,7 @@ fn parent_of(
 fn resource(
     catalogue: &Catalogue,
     kind: &Kind,
-    delta: FileDelta,
+    delta: Parsed,
     old_path: Option<String>,
     from: &dyn Side,
     to: &dyn Side,
@@ -424,7 +512,7 @@ fn resource(
 fn relationship(
     catalogue: &Catalogue,
     kind: &Kind,
-    delta: FileDelta,
+    delta: Parsed,
     old_path: Option<String>,
     from: &dyn Side,
     to: &dyn Side,
@@ -432,19 +520,19 @@ fn relationship(
     let Shape::Relationship { member, .. } = &kind.shape else {
         return Ok(None);
     };
-    let members_of = |v: &Option<Value>| -> Vec<(String, Value)> {
+    fn members_of<'v>(member: &FieldPath, v: &'v Option<Value>) -> Vec<(String, &'v Value)> {
         match v {
             Some(Value::Array(items)) => items
                 .iter()
-                .filter_map(|item| Some((member.get(item).and_then(text)?, item.clone())))
+                .filter_map(|item| Some((member.get(item).and_then(text)?, item)))
                 .collect(),
             _ => Vec::new(),
         }
-    };
-    let old = members_of(&delta.old);
-    let new = members_of(&delta.new);
-    let old_by_id: HashMap<&str, &Value> = old.iter().map(|(id, v)| (id.as_str(), v)).collect();
-    let new_by_id: HashMap<&str, &Value> = new.iter().map(|(id, v)| (id.as_str(), v)).collect();
+    }
+    let old = members_of(member, &delta.old);
+    let new = members_of(member, &delta.new);
+    let old_by_id: HashMap<&str, &Value> = old.iter().map(|(id, v)| (id.as_str(), *v)).collect();
+    let new_by_id: HashMap<&str, &Value> = new.iter().map(|(id, v)| (id.as_str(), *v)).collect();
     let member_kind = kind
         .references
         .iter()
@@ -459,7 +547,7 @@ fn relationship(
                 change: Change::Removed,
                 fields: Vec::new(),
             }),
-            Some(now) if *now != value => {
+            Some(now) if now != value => {
                 let fields = names::fields(kind, value::diff(value, now, Some(kind)), from, to);
                 members.push(Member {
                     member: named(id, to),

@@ -206,6 +206,9 @@ mod tests {
     struct Index;
 
     impl Side for Index {
+        fn label(&self) -> &str {
+            "test"
+        }
         fn entry(&self, id: &str) -> Option<Entry> {
             (id == "00g1aaaaaaaaaaaaaaaa").then(|| Entry {
                 kind: "group".into(),

@@ -21,7 +21,7 @@ use crate::ops::backup::changes::DIR as CHANGES_DIR;
 use crate::ops::backup::collect::IndexEntry;
 use crate::snapshot::layout;
 use crate::snapshot::repo::{OrgRepo, RepoError};
-use crate::snapshot::revision::{Rev, RevisionError};
+use crate::snapshot::revision::{Reader, Rev, RevisionError};
 
 /// What to compare.
 #[derive(Debug, Clone, Default)]
@@ -65,8 +65,13 @@ pub struct Opened {
     pub config: OrgConfig,
 }
 
-/// Opens the org repository at or above `dir`.
+/// Opens the org repository at or above `dir`, for reading.
+///
+/// libgit2 checks every object's hash as it reads it (`git` itself does not; `git fsck` does):
+/// reading two snapshots of a large org, that doubles the time. Commands that only read turn it
+/// off for the process; the objects were hashed when written.
 pub fn open(dir: &Path, catalogue: &Catalogue) -> Result<Opened, DiffOpError> {
+    git2::opts::strict_hash_verification(false);
     let root = OrgConfig::find_root(dir)?;
     let config = OrgConfig::load(&root, catalogue)?;
     let repo = OrgRepo::open(&root)?;
@@ -145,7 +150,7 @@ fn revisions(opened: &Opened, options: &Options) -> Result<(Named, Named), DiffO
 
 /// One revision, read on demand.
 pub struct RepoSide<'r> {
-    repo: &'r OrgRepo,
+    reader: Reader<'r>,
     rev: Rev,
     label: String,
     index: OnceCell<HashMap<String, IndexEntry>>,
@@ -154,15 +159,15 @@ pub struct RepoSide<'r> {
 }
 
 impl<'r> RepoSide<'r> {
-    pub fn new(repo: &'r OrgRepo, rev: Rev, label: String) -> Self {
-        RepoSide {
-            repo,
+    pub fn new(repo: &'r OrgRepo, rev: Rev, label: String) -> Result<Self, RevisionError> {
+        Ok(RepoSide {
+            reader: repo.reader(rev)?,
             rev,
             label,
             index: OnceCell::new(),
             by_kind: OnceCell::new(),
             files: RefCell::new(HashMap::new()),
-        }
+        })
     }
 
     fn read_error(&self, path: &str, problem: String) -> ReadError {
@@ -184,32 +189,26 @@ impl<'r> RepoSide<'r> {
     }
 
     fn index(&self) -> &HashMap<String, IndexEntry> {
-        self.index.get_or_init(|| {
-            let bytes = match self.repo.file_at(self.rev, INDEX) {
-                Ok(Some(bytes)) => bytes,
-                Ok(None) => return HashMap::new(),
-                Err(e) => {
-                    tracing::warn!(side = %self.label, error = %e, "the index cannot be read: references are shown by id");
-                    return HashMap::new();
-                }
-            };
-            match serde_json::from_slice::<HashMap<String, IndexEntry>>(&bytes) {
-                Ok(index) => index,
-                Err(e) => {
-                    tracing::warn!(side = %self.label, error = %e, "{INDEX} is not the index Butterfly writes: references are shown by id");
-                    HashMap::new()
-                }
-            }
-        })
+        self.index
+            .get_or_init(|| parse_index(self.reader.read(INDEX), &self.label))
     }
 
-    /// Remembers a file already parsed (the changed files), so it is not read twice.
-    pub fn remember(&self, path: &str, value: Option<Value>) {
+    /// Gives the side its index, parsed elsewhere (another thread).
+    pub fn set_index(&self, index: HashMap<String, IndexEntry>) {
+        let _ = self.index.set(index);
+    }
+
+    /// Keeps a file read, for the next time it is asked for.
+    fn remember(&self, path: &str, value: Option<Value>) {
         self.files.borrow_mut().insert(path.to_string(), value);
     }
 }
 
 impl Side for RepoSide<'_> {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
     fn entry(&self, id: &str) -> Option<Entry> {
         self.index().get(id).map(|e| Entry {
             kind: e.kind.clone(),
@@ -223,8 +222,8 @@ impl Side for RepoSide<'_> {
             return Ok(found.clone());
         }
         let bytes = self
-            .repo
-            .file_at(self.rev, path)
+            .reader
+            .read(path)
             .map_err(|e| self.read_error(path, e.to_string()))?;
         let value = bytes.map(|b| self.parse(path, &b)).transpose()?;
         self.remember(path, value.clone());
@@ -249,6 +248,51 @@ impl Side for RepoSide<'_> {
     }
 }
 
+/// A side's `.butterfly/index.json`, parsed; empty (references then show by id, with a
+/// warning) when it is missing or unreadable.
+fn parse_index(
+    bytes: Result<Option<Vec<u8>>, RevisionError>,
+    label: &str,
+) -> HashMap<String, IndexEntry> {
+    let bytes = match bytes {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return HashMap::new(),
+        Err(e) => {
+            tracing::warn!(side = %label, error = %e, "the index cannot be read: references are shown by id");
+            return HashMap::new();
+        }
+    };
+    match serde_json::from_slice::<HashMap<String, IndexEntry>>(&bytes) {
+        Ok(index) => index,
+        Err(e) => {
+            tracing::warn!(side = %label, error = %e, "{INDEX} is not the index Butterfly writes: references are shown by id");
+            HashMap::new()
+        }
+    }
+}
+
+/// Both sides' indexes, read and parsed on their own thread (with their own repository
+/// handle: git2's are not shared between threads) while the changed files are read.
+fn indexes_in_background<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    path: &Path,
+    revs: [(Rev, String); 2],
+) -> std::thread::ScopedJoinHandle<'scope, Vec<HashMap<String, IndexEntry>>> {
+    let path = path.to_path_buf();
+    scope.spawn(move || {
+        let repo = OrgRepo::open(&path);
+        revs.into_iter()
+            .map(|(rev, label)| match &repo {
+                Ok(repo) => parse_index(repo.reader(rev).and_then(|r| r.read(INDEX)), &label),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the index cannot be read: references are shown by id");
+                    HashMap::new()
+                }
+            })
+            .collect()
+    })
+}
+
 /// True when `path` is at or under one of `paths` (given with or without `.json`).
 pub(crate) fn selected(path: &str, paths: &[String]) -> bool {
     paths.is_empty()
@@ -263,31 +307,26 @@ pub(crate) fn selected(path: &str, paths: &[String]) -> bool {
         })
 }
 
-/// The diff of two revisions.
-pub fn run(
-    opened: &Opened,
+/// The changed files under `okta/` that the options select, parsed on both sides, and the
+/// System Log events of the changes files between the sides.
+fn read_changed<'r>(
+    repo: &OrgRepo,
     catalogue: &Catalogue,
     options: &Options,
-) -> Result<Report, DiffOpError> {
-    for kind in &options.kinds {
-        if catalogue.kind(kind).is_none() {
-            return Err(DiffOpError::UnknownKind(kind.clone()));
-        }
-    }
-    let repo = &opened.repo;
-    let ((from_text, from_rev), (to_text, to_rev)) = revisions(opened, options)?;
-    let from_label = describe(repo, &from_text, from_rev)?;
-    let to_label = describe(repo, &to_text, to_rev)?;
-    let from = RepoSide::new(repo, from_rev, from_text.clone());
-    let to = RepoSide::new(repo, to_rev, to_text.clone());
-
+    from_rev: Rev,
+    to_rev: Rev,
+    from: &RepoSide<'r>,
+    to: &RepoSide<'r>,
+) -> Result<(Vec<FileDelta>, Vec<Value>), DiffOpError> {
+    let begun = std::time::Instant::now();
     let changed = repo.changed_files(from_rev, to_rev, &[layout::ROOT, CHANGES_DIR])?;
+    tracing::debug!(files = changed.len(), elapsed = ?begun.elapsed(), "files that differ");
     let mut files = Vec::new();
     let mut event_files = Vec::new();
     for change in changed {
         if change.path.starts_with(CHANGES_DIR) {
             // Saved by the backups between the two sides (on whichever side is newer).
-            let side = if change.new.is_some() { &to } else { &from };
+            let side = if change.new.is_some() { to } else { from };
             if let Some(Value::Array(events)) = side.file(&change.path)? {
                 event_files.extend(events);
             }
@@ -302,29 +341,64 @@ pub fn run(
                 continue;
             }
         }
-        let read =
-            |side: &RepoSide<'_>, oid: Option<git2::Oid>| -> Result<Option<Value>, DiffOpError> {
-                match (oid, side.rev) {
-                    (None, _) => Ok(None),
-                    (Some(_), Rev::Worktree) => Ok(side.file(&change.path)?),
-                    (Some(oid), Rev::Commit(_)) => {
-                        let bytes = repo.blob(oid, &change.path)?;
-                        let value = side.parse(&change.path, &bytes)?;
-                        side.remember(&change.path, Some(value.clone()));
-                        Ok(Some(value))
-                    }
-                }
-            };
-        let old = read(&from, change.old)?;
-        let new = read(&to, change.new)?;
+        let read = |side: &RepoSide<'_>, oid: Option<git2::Oid>| -> Result<_, DiffOpError> {
+            Ok(match (oid, side.rev) {
+                (None, _) => None,
+                (Some(_), Rev::Worktree) => side.reader.read(&change.path)?,
+                (Some(oid), Rev::Commit(_)) => Some(repo.blob(oid, &change.path)?),
+            })
+        };
+        let old = read(from, change.old)?;
+        let new = read(to, change.new)?;
         files.push(FileDelta {
             path: change.path,
             old,
             new,
         });
     }
+    Ok((files, event_files))
+}
+
+/// The diff of two revisions.
+pub fn run(
+    opened: &Opened,
+    catalogue: &Catalogue,
+    options: &Options,
+) -> Result<Report, DiffOpError> {
+    for kind in &options.kinds {
+        if catalogue.kind(kind).is_none() {
+            return Err(DiffOpError::UnknownKind(kind.clone()));
+        }
+    }
+    let repo = &opened.repo;
+    let begun = std::time::Instant::now();
+    let ((from_text, from_rev), (to_text, to_rev)) = revisions(opened, options)?;
+    let from_label = describe(repo, &from_text, from_rev)?;
+    let to_label = describe(repo, &to_text, to_rev)?;
+    let from = RepoSide::new(repo, from_rev, from_text.clone())?;
+    let to = RepoSide::new(repo, to_rev, to_text.clone())?;
+
+    let (files, event_files) = std::thread::scope(|scope| {
+        let indexes = indexes_in_background(
+            scope,
+            repo.path(),
+            [(from_rev, from_text.clone()), (to_rev, to_text.clone())],
+        );
+        let read = read_changed(repo, catalogue, options, from_rev, to_rev, &from, &to);
+        if let Ok(mut parsed) = indexes.join() {
+            if let Some(index) = parsed.pop() {
+                to.set_index(index);
+            }
+            if let Some(index) = parsed.pop() {
+                from.set_index(index);
+            }
+        }
+        read
+    })?;
     let events_saved = event_files.len() as u64;
+    tracing::debug!(elapsed = ?begun.elapsed(), "changed files read");
     let built = diff::build(catalogue, files, &event_files, &from, &to)?;
+    tracing::debug!(elapsed = ?begun.elapsed(), "diff built");
     Ok(Report {
         version: JSON_VERSION,
         from: from_label,

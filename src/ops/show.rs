@@ -173,7 +173,7 @@ pub fn run(opened: &Opened, catalogue: &Catalogue, options: &Options) -> Result<
         }
         paths.extend(found);
     }
-    let side = RepoSide::new(repo, rev, label.clone());
+    let side = RepoSide::new(repo, rev, label.clone())?;
     let by_path: HashMap<String, (String, String)> = entries_by_path(&side)
         .into_iter()
         .map(|(path, (id, entry))| (path, (id, entry.name)))
