@@ -179,6 +179,6 @@ fn status_of(failure: &KindFailure) -> &'static str {
             Cause::NotPermitted => "not_permitted",
             _ => "failed",
         },
-        KindFailure::NotAList { .. } => "failed",
+        KindFailure::NotAList { .. } | KindFailure::Stopped => "failed",
     }
 }

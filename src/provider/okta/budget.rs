@@ -34,7 +34,7 @@ struct Bucket {
     in_flight: u32,
     /// Requests waiting for budget, first come first served; each is told when admitted
     /// (and is then counted in flight).
-    waiters: VecDeque<oneshot::Sender<()>>,
+    waiters: VecDeque<oneshot::Sender<Ticket>>,
     /// The reset a timer is set for, to admit waiters then.
     timer: Option<Instant>,
 }
@@ -129,6 +129,33 @@ impl Permit {
     }
 }
 
+/// A place in a bucket's budget handed to a waiting request. A request dropped after it was
+/// admitted but before it took its place (its future dropped with the ticket unread) gives the
+/// place back when the ticket is dropped, so the bucket never counts a request that will not
+/// come.
+struct Ticket {
+    shared: Arc<Shared>,
+    bucket: String,
+    armed: bool,
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket")
+            .field("bucket", &self.bucket)
+            .field("armed", &self.armed)
+            .finish()
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.armed {
+            Shared::finish(&self.shared, &self.bucket, None);
+        }
+    }
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
         Shared::finish(&self.shared, &self.bucket, self.reading.take());
@@ -178,9 +205,11 @@ impl Budgets {
             match waiting {
                 None => break,
                 Some(told) => {
-                    // Admitted: counted in flight by whoever told us. (An error means the
-                    // budgets were dropped while waiting: ask again.)
-                    if told.await.is_ok() {
+                    // Admitted: counted in flight by whoever told us, and the ticket is that
+                    // count until the permit holds it. (An error means the budgets were dropped
+                    // while waiting: ask again.)
+                    if let Ok(mut ticket) = told.await {
+                        ticket.armed = false;
                         break;
                     }
                 }
@@ -258,10 +287,19 @@ impl Shared {
             if !state.has_room(|l| this.allowance(l)) {
                 break;
             }
-            if let Some(first) = state.waiters.pop_front()
-                && first.send(()).is_ok()
-            {
+            if let Some(first) = state.waiters.pop_front() {
                 state.in_flight += 1;
+                let ticket = Ticket {
+                    shared: Arc::clone(this),
+                    bucket: bucket.to_string(),
+                    armed: true,
+                };
+                // Its request was dropped this instant: the place is not taken. (Disarmed, so
+                // the ticket does not give it back under the lock held here.)
+                if let Err(mut ticket) = first.send(ticket) {
+                    ticket.armed = false;
+                    state.in_flight -= 1;
+                }
             }
         }
         let Some(at) = state.reset_at else {
@@ -430,6 +468,28 @@ mod tests {
             (5, 5, 2),
             "{order:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_dropped_once_admitted_gives_its_place_back() {
+        // One a window: the first takes it, the second waits for it.
+        let budgets = Arc::new(Budgets::new(1.0, 10));
+        let first = budgets.acquire("b").await;
+        first.observe(reading(1, 0, 60, 0), Instant::now());
+        let mut waiting = Box::pin(budgets.acquire("b"));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(5), &mut waiting)
+                .await
+                .is_err()
+        );
+        // The window resets: the waiter is admitted (its ticket sent), and dropped unread.
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        drop(waiting);
+        let in_flight = |budgets: &Budgets| budgets.shared.lock().get("b").map(|b| b.in_flight);
+        assert_eq!(in_flight(&budgets), Some(0));
+        // And the place is there for the next request.
+        let next = tokio::time::timeout(Duration::from_secs(1), budgets.acquire("b")).await;
+        assert!(next.is_ok());
     }
 
     #[tokio::test(start_paused = true)]

@@ -63,6 +63,10 @@ pub enum KindFailure {
     Parent { parent: String },
     #[error("{url}: the answer is not a list ({problem})")]
     NotAList { url: String, problem: String },
+    /// The reader of the walk's pages went away (the backup stopped on an error of its own,
+    /// which is the one reported).
+    #[error("not read to the end: the backup stopped reading")]
+    Stopped,
 }
 
 impl KindFailure {
@@ -105,6 +109,7 @@ impl KindFailure {
             },
             KindFailure::Parent { .. } => "fix the parent kind first",
             KindFailure::NotAList { .. } => "report this: Okta answered in an unexpected shape",
+            KindFailure::Stopped => "see the error the backup stopped on",
         }
     }
 }
@@ -674,10 +679,7 @@ async fn send_page(
             last,
         })
         .await
-        .map_err(|_| KindFailure::NotAList {
-            url: String::new(),
-            problem: "the backup stopped reading".into(),
-        })
+        .map_err(|_| KindFailure::Stopped)
 }
 
 /// The array of a list answer.
