@@ -107,23 +107,12 @@ fn counts_line(diff: &Diff) -> String {
     if c.total() == 0 {
         return "no resource changed".to_string();
     }
-    let mut parts = Vec::new();
-    for (n, word) in [
-        (c.added, "added"),
-        (c.removed, "removed"),
-        (c.renamed, "renamed"),
-        (c.changed, "changed"),
-    ] {
-        if n > 0 {
-            parts.push(format!("{n} {word}"));
-        }
-    }
     let noun = if c.total() == 1 {
         "resource"
     } else {
         "resources"
     };
-    format!("{} {noun}: {}", c.total(), parts.join(", "))
+    format!("{} {noun}: {}", c.total(), kind_counts(&c))
 }
 
 fn kind_counts(c: &super::Counts) -> String {
@@ -267,26 +256,27 @@ fn population(p: &Population) -> String {
     }
 }
 
+/// `3 lost it: a, b, c` and `1 gained it: d`, for what is not empty.
+fn gained_and_lost(lost: &[Named], gained: &[Named], noun: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    for (names, verb) in [(lost, "lost"), (gained, "gained")] {
+        if !names.is_empty() {
+            parts.push(format!(
+                "{}{noun} {verb} it: {}",
+                names.len(),
+                listing(names)
+            ));
+        }
+    }
+    parts
+}
+
 fn group_access_lines(access: &GroupAccess, out: &mut String) {
     let _ = write!(out, "  access: group \"{}\": ", access.group.short());
-    if access.gained.is_empty() && access.lost.is_empty() {
+    let parts = gained_and_lost(&access.lost, &access.gained, "");
+    if parts.is_empty() {
         out.push_str("no member gained or lost between these snapshots");
     } else {
-        let mut parts = Vec::new();
-        if !access.lost.is_empty() {
-            parts.push(format!(
-                "{} lost it: {}",
-                access.lost.len(),
-                listing(&access.lost)
-            ));
-        }
-        if !access.gained.is_empty() {
-            parts.push(format!(
-                "{} gained it: {}",
-                access.gained.len(),
-                listing(&access.gained)
-            ));
-        }
         out.push_str(&parts.join("; "));
     }
     if access.apps.is_empty() {
@@ -299,21 +289,7 @@ fn group_access_lines(access: &GroupAccess, out: &mut String) {
 
 fn app_access_lines(access: &AppAccess, out: &mut String) {
     let _ = write!(out, "  access: app \"{}\": ", access.app.short());
-    let mut parts = Vec::new();
-    if !access.lost.is_empty() {
-        parts.push(format!(
-            "{} users lost it: {}",
-            access.lost.len(),
-            listing(&access.lost)
-        ));
-    }
-    if !access.gained.is_empty() {
-        parts.push(format!(
-            "{} users gained it: {}",
-            access.gained.len(),
-            listing(&access.gained)
-        ));
-    }
+    let mut parts = gained_and_lost(&access.lost, &access.gained, " users");
     if parts.is_empty() {
         parts.push("no user gained or lost it".into());
     }
