@@ -15,6 +15,9 @@
 //! concurrency = 8            # requests in flight
 //! with_user_kinds = false    # per-user kinds (user factors): one request per user
 //! exclude_kinds = []
+//!
+//! [restore]
+//! protected_apps = []        # apps (ids or OAuth client ids) a plan never changes
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -33,6 +36,16 @@ pub struct OrgConfig {
     pub okta: OktaSettings,
     #[serde(default)]
     pub backup: BackupSettings,
+    #[serde(default)]
+    pub restore: RestoreSettings,
+}
+
+/// How plans and restores run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestoreSettings {
+    /// Apps a plan never changes, by id or OAuth client id (besides the token's own client).
+    pub protected_apps: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +117,7 @@ impl OrgConfig {
                 scopes: None,
             },
             backup: BackupSettings::default(),
+            restore: RestoreSettings::default(),
         }
     }
 
@@ -243,7 +257,9 @@ impl OrgConfig {
             "with_user_kinds = {}\n",
             self.backup.with_user_kinds
         ));
-        text.push_str("exclude_kinds = []\n");
+        text.push_str("exclude_kinds = []\n\n[restore]\n");
+        text.push_str("# Apps (ids or OAuth client ids) a plan never changes, besides Butterfly's own client.\n");
+        text.push_str("protected_apps = []\n");
         text
     }
 }

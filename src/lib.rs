@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod diff;
 pub mod ops;
+pub mod plan;
 pub mod provider;
 pub mod sim;
 pub mod snapshot;

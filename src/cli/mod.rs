@@ -11,6 +11,7 @@ pub mod diff;
 pub mod init;
 pub mod key;
 pub mod log;
+pub mod plan;
 pub mod show;
 pub mod sim;
 pub mod test_connection;
@@ -73,6 +74,8 @@ pub enum Command {
     Key(key::Args),
     /// What changed between two snapshots: resources, fields, who did it, who it affects
     Diff(diff::Args),
+    /// What applying a revision (default: the working tree) to the live org would do
+    Plan(plan::Args),
     /// The snapshots, newest first: when, changes per kind, kinds not read, who made the changes
     Log(log::Args),
     /// Resources as they were at a snapshot (or any revision), references shown by name
@@ -141,6 +144,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Backup(args) => backup::run(args),
         Command::Key(args) => key::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::Log(args) => log::run(args),
         Command::Show(args) => show::run(args),
     }

@@ -16,13 +16,13 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::catalogue::{FieldPath, Kind, Segment, SetArray, pointer_token};
 
 /// What happened at a pointer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Added,
@@ -33,7 +33,7 @@ pub enum Op {
 }
 
 /// One change inside a resource.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     /// JSON pointer (RFC 6901) into the new value (the old one for removals).
     pub pointer: String,

@@ -8,5 +8,6 @@ pub mod diff;
 pub mod init;
 pub mod key;
 pub mod log;
+pub mod plan;
 pub mod selection;
 pub mod show;
