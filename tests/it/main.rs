@@ -12,6 +12,7 @@ mod demo_cli;
 mod diff_cli;
 mod history_cli;
 mod okta_client;
+mod plan_cli;
 mod sim_api;
 mod sim_auth;
 mod sim_contract;

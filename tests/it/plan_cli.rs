@@ -1,0 +1,357 @@
+//! `butterfly plan` as a user runs it (issue #6, the plan step): the real binary against the
+//! simulator. A plan right after a backup is empty (convergence); seed 003's incidents are each
+//! planned back with a path selection touching only that resource; the plan file is written;
+//! a mass delete and an admin change are refused, naming the flag, and the admin change is
+//! refused in CI even with it. The binary runs with `CI` removed except in the CI test.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::support::cli::{Env, Run, backup, basic, init};
+use crate::support::sim::{Sim, status_and_body};
+
+fn block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// `butterfly plan <args> -C dir`, with `CI` removed unless `ci`.
+fn plan(dir: &Path, args: &[&str], env: &Env, ci: bool) -> Run {
+    let mut all = vec!["plan"];
+    let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
+    all.extend_from_slice(&args[..split]);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
+    command.args(&all).arg("-C").arg(dir).args(&args[split..]);
+    for var in butterfly::provider::okta::credentials::ENV_VARS {
+        command.env_remove(var);
+    }
+    command.env("BUTTERFLY_FINGERPRINT_KEY", crate::support::TEST_KEY);
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    if ci {
+        command.env("CI", "true");
+    } else {
+        command.env_remove("CI");
+    }
+    Run::from(command.output().expect("run butterfly plan"))
+}
+
+fn find(sim: &Sim, path: &str, key: &str, name: &str) -> Value {
+    let list = block(sim.get_json(path));
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o.pointer(key) == Some(&json!(name)))
+        .unwrap_or_else(|| panic!("{path}: no {name}"))
+        .clone()
+}
+
+fn ops(plan: &Value) -> Vec<(String, String, String)> {
+    plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["op"].as_str().unwrap().to_string(),
+                a["kind"].as_str().unwrap().to_string(),
+                a["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn plans_converge_restore_single_resources_and_refuse_what_is_unsafe() {
+    let sim = Sim::start_unlimited("small");
+    let (_tmp, dir) = init(&sim);
+    let env = basic(&sim);
+    let first = backup(&dir, &[], &env);
+    assert_eq!(first.code, 0, "{}", first.text());
+
+    // Right after a backup, nothing to do.
+    let empty = plan(
+        &dir,
+        &["--ref", "main", "--format", "json", "--detailed-exitcode"],
+        &env,
+        false,
+    );
+    assert_eq!(empty.code, 0, "{}", empty.text());
+    assert_eq!(empty.json()["actions"], json!([]), "{}", empty.stdout);
+
+    // Incident 3: the group rule feeding Support is removed with its users.
+    let rule = find(
+        &sim,
+        "/api/v1/groups/rules?limit=200",
+        "/name",
+        "Support - auto",
+    );
+    let rule_id = rule["id"].as_str().unwrap().to_string();
+    block(async {
+        let (status, body) = status_and_body(
+            sim.post_empty(&format!(
+                "/api/v1/groups/rules/{rule_id}/lifecycle/deactivate"
+            ))
+            .await,
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+        let deleted = sim
+            .delete(&format!("/api/v1/groups/rules/{rule_id}?removeUsers=true"))
+            .await;
+        assert!(deleted.status().is_success());
+    });
+    // Incident 1: the engineers' sign-on rule tightened.
+    let policy = find(
+        &sim,
+        "/api/v1/policies?type=ACCESS_POLICY",
+        "/name",
+        "Engineering apps",
+    );
+    let rules = format!("/api/v1/policies/{}/rules", policy["id"].as_str().unwrap());
+    let mut engineers = find(&sim, &rules, "/name", "Engineers via Google");
+    engineers["actions"]["appSignOn"]["verificationMethod"]["factorMode"] = json!("2FA");
+    block(async {
+        let (status, body) = status_and_body(
+            sim.put_json(
+                &format!("{rules}/{}", engineers["id"].as_str().unwrap()),
+                &engineers,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    });
+
+    // Incident 2: Slack's title mapped from the department.
+    let mapping = find(&sim, "/api/v1/mappings", "/target/name", "slack");
+    block(async {
+        let (status, body) = status_and_body(
+            sim.post_json(
+                &format!("/api/v1/mappings/{}", mapping["id"].as_str().unwrap()),
+                &json!({"properties": {"title": {"expression": "user.department", "pushStatus": "PUSH"}}}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    });
+    let mapping_plan = plan(
+        &dir,
+        &[
+            "--ref",
+            "main",
+            "--format",
+            "json",
+            "--",
+            "okta/profile-mappings/user-to-slack.json",
+        ],
+        &env,
+        false,
+    );
+    assert_eq!(mapping_plan.code, 0, "{}", mapping_plan.text());
+    let mapping_plan = mapping_plan.json();
+    assert_eq!(
+        ops(&mapping_plan),
+        vec![(
+            "update".into(),
+            "profile_mapping".into(),
+            "user slack".into()
+        )]
+    );
+    assert_eq!(
+        mapping_plan["actions"][0]["body"]["properties"]["title"]["expression"],
+        "user.title"
+    );
+
+    // The rule alone, from the snapshot: created, then active again; nothing else.
+    let out = dir.join("restore-rule.json");
+    let out_text = out.to_string_lossy().to_string();
+    let rule_plan = plan(
+        &dir,
+        &[
+            "--ref",
+            "main",
+            "--detailed-exitcode",
+            "--out",
+            &out_text,
+            "--",
+            "okta/group-rules/Support - auto.json",
+        ],
+        &env,
+        false,
+    );
+    assert_eq!(rule_plan.code, 2, "{}", rule_plan.text());
+    assert!(
+        rule_plan
+            .stdout
+            .contains("+ create group_rule \"Support - auto\""),
+        "{}",
+        rule_plan.stdout
+    );
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(written["version"], 1);
+    assert_eq!(
+        ops(&written),
+        vec![
+            (
+                "create".into(),
+                "group_rule".into(),
+                "Support - auto".into()
+            ),
+            (
+                "activate".into(),
+                "group_rule".into(),
+                "Support - auto".into()
+            ),
+        ]
+    );
+    let body = &written["actions"][0]["body"];
+    assert_eq!(
+        body["conditions"]["expression"]["value"],
+        "user.department==\"Support\""
+    );
+    assert_eq!(
+        body["actions"]["assignUserToGroups"]["groupIds"],
+        json!(["00g1smgdept020000000"])
+    );
+
+    // The sign-on rule alone: one update with the field, back to one factor.
+    let rule_path = "okta/policies/ACCESS_POLICY/Engineering apps/rules/Engineers via Google.json";
+    let policy_plan = plan(
+        &dir,
+        &["--ref", "main", "--format", "json", "--", rule_path],
+        &env,
+        false,
+    );
+    assert_eq!(policy_plan.code, 0, "{}", policy_plan.text());
+    let policy_plan = policy_plan.json();
+    assert_eq!(
+        ops(&policy_plan),
+        vec![(
+            "update".into(),
+            "policy_rule".into(),
+            "Engineers via Google".into()
+        )]
+    );
+    let change = &policy_plan["actions"][0]["changes"][0];
+    assert_eq!(
+        change["pointer"],
+        "/actions/appSignOn/verificationMethod/factorMode"
+    );
+    assert_eq!(
+        (change["old"].clone(), change["new"].clone()),
+        (json!("2FA"), json!("1FA"))
+    );
+    assert!(
+        policy_plan["live"]
+            .as_object()
+            .unwrap()
+            .contains_key(rule_path)
+    );
+
+    // Six new groups, then a prune of groups: more than 10% of them, refused.
+    for n in 0..6 {
+        block(async {
+            let (status, body) = status_and_body(
+                sim.post_json(
+                    "/api/v1/groups",
+                    &json!({"profile": {"name": format!("Temp {n}")}}),
+                )
+                .await,
+            )
+            .await;
+            assert!((200..300).contains(&status), "{body}");
+        });
+    }
+    let mass = plan(
+        &dir,
+        &["--ref", "main", "--prune", "--kind", "group"],
+        &env,
+        false,
+    );
+    assert_eq!(mass.code, 1, "{}", mass.text());
+    assert!(
+        mass.stdout.contains("--allow-mass-delete"),
+        "{}",
+        mass.stdout
+    );
+    assert!(mass.stdout.contains("\"Temp 0\""), "{}", mass.stdout);
+    let allowed = plan(
+        &dir,
+        &[
+            "--ref",
+            "main",
+            "--prune",
+            "--allow-mass-delete",
+            "--kind",
+            "group",
+            "--format",
+            "json",
+        ],
+        &env,
+        false,
+    );
+    assert_eq!(allowed.code, 0, "{}", allowed.text());
+    let deletes: Vec<_> = ops(&allowed.json())
+        .into_iter()
+        .filter(|(op, _, _)| op == "delete")
+        .collect();
+    assert_eq!(deletes.len(), 6, "{deletes:?}");
+
+    // An admin group's member removed: adding it back is an admin change.
+    let admins = find(
+        &sim,
+        "/api/v1/groups?limit=200",
+        "/profile/name",
+        "IT Admins",
+    );
+    let admins_id = admins["id"].as_str().unwrap().to_string();
+    let member = block(sim.get_json(&format!("/api/v1/groups/{admins_id}/users")))[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    block(async {
+        let removed = sim
+            .delete(&format!("/api/v1/groups/{admins_id}/users/{member}"))
+            .await;
+        assert!(removed.status().is_success());
+    });
+    let members = ["--ref", "main", "--", "okta/groups/IT Admins/members.json"];
+    let refused = plan(&dir, &members, &env, false);
+    assert_eq!(refused.code, 1, "{}", refused.text());
+    assert!(
+        refused.stdout.contains("--allow-admin-changes"),
+        "{}",
+        refused.stdout
+    );
+    let with_flag: Vec<&str> = ["--allow-admin-changes"]
+        .into_iter()
+        .chain(members)
+        .collect();
+    let allowed = plan(&dir, &with_flag, &env, false);
+    assert_eq!(allowed.code, 0, "{}", allowed.text());
+    assert!(
+        allowed.stdout.contains(&format!(
+            "+ add member group_membership \"Group members of IT Admins\": {member}"
+        )),
+        "{}",
+        allowed.stdout
+    );
+    let in_ci = plan(&dir, &with_flag, &env, true);
+    assert_eq!(in_ci.code, 1, "{}", in_ci.text());
+    assert!(in_ci.stdout.contains("refused in CI"), "{}", in_ci.stdout);
+
+    // A path that selects nothing is a usage error.
+    let nothing = plan(
+        &dir,
+        &["--ref", "main", "--", "okta/group-rules/No such rule.json"],
+        &env,
+        false,
+    );
+    assert_eq!(nothing.code, 3, "{}", nothing.text());
+}
