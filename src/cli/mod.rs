@@ -4,6 +4,7 @@
 //! Must not hold logic the server or the job workers also need: that lives in the library
 //! (`catalogue`, and later `ops`).
 
+pub mod apply;
 pub mod backup;
 pub mod catalogue;
 pub mod demo;
@@ -76,6 +77,8 @@ pub enum Command {
     Diff(diff::Args),
     /// What applying a revision (default: the working tree) to the live org would do
     Plan(plan::Args),
+    /// Execute a reviewed plan file against its org, then back up
+    Apply(apply::Args),
     /// The snapshots, newest first: when, changes per kind, kinds not read, who made the changes
     Log(log::Args),
     /// Resources as they were at a snapshot (or any revision), references shown by name
@@ -145,6 +148,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Key(args) => key::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Apply(args) => apply::run(args),
         Command::Log(args) => log::run(args),
         Command::Show(args) => show::run(args),
     }

@@ -391,6 +391,7 @@ impl Builder<'_> {
             body: None,
             changes: Vec::new(),
             note: None,
+            params: BTreeMap::new(),
         });
         let last = self.actions.len() - 1;
         &mut self.actions[last]
@@ -403,6 +404,78 @@ impl Builder<'_> {
             name: name.to_string(),
             what,
         });
+    }
+
+    /// A file's body for parameters: desired, else the live object it matched.
+    fn body_at(&self, path: &str) -> Option<Value> {
+        self.input
+            .desired_files
+            .get(path)
+            .or_else(|| {
+                self.matching
+                    .live_of
+                    .get(path)
+                    .and_then(|live| self.input.live_files.get(live))
+            })
+            .or_else(|| self.input.live_files.get(path))
+            .cloned()
+    }
+
+    /// The endpoint placeholders of an action: `self.id` is the acted-on object (the member for
+    /// relationship changes), `parent.*` its parent and `parent.parent.*` the grandparent
+    /// (their live ids, or the placeholder of their create).
+    fn params(&self, action: &Action) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let Some(kind) = self.catalogue.kind(&action.kind) else {
+            return out;
+        };
+        let mut ancestors: Vec<(String, String, Option<Value>)> = Vec::new(); // (path, id, body)
+        let mut current = action.path.clone();
+        for _ in 0..2 {
+            let Some(resolved) = layout::resolve(self.catalogue, &current) else {
+                break;
+            };
+            let Some(stem) = resolved.parent else { break };
+            let parent_path = layout::file_path(&stem);
+            let id = self.parent_ref(&current).unwrap_or_default();
+            ancestors.push((parent_path.clone(), id, self.body_at(&parent_path)));
+            current = parent_path;
+        }
+        let own_id = action
+            .member
+            .clone()
+            .or_else(|| action.id.clone())
+            .unwrap_or_else(|| placeholder(&action.path));
+        for (name, source) in &kind.primary().params {
+            let key = source.path.to_string();
+            let value = match source.depth {
+                0 if key == "id" => Some(own_id.clone()),
+                0 => action
+                    .body
+                    .as_ref()
+                    .or_else(|| self.input.desired_files.get(&action.path))
+                    .and_then(|b| source.path.get(b))
+                    .and_then(crate::diff::text),
+                depth => ancestors.get(depth - 1).and_then(|(_, id, body)| {
+                    if key == "id" {
+                        Some(id.clone())
+                    } else {
+                        body.as_ref()
+                            .and_then(|b| source.path.get(b))
+                            .and_then(crate::diff::text)
+                    }
+                }),
+            };
+            if let Some(value) = value {
+                let value = if source.last_segment {
+                    value.rsplit('/').next().unwrap_or(&value).to_string()
+                } else {
+                    value
+                };
+                out.insert(name.clone(), value);
+            }
+        }
+        out
     }
 
     /// The name of an active desired group rule that assigns the group `group` (a live id or
@@ -443,13 +516,22 @@ impl Builder<'_> {
                 .parent
                 .as_deref()?,
         )?;
+        // Matched; else created by this plan; else the live object at that path (a parent
+        // outside the selection, or the parent of a live object to delete).
         match self.matching.live_of.get(&parent_path) {
             Some(live) => self
                 .input
                 .live_files
                 .get(live)
                 .and_then(|body| id_of(parent_kind, body)),
-            None => Some(placeholder(&parent_path)),
+            None if self.input.desired_files.contains_key(&parent_path) => {
+                Some(placeholder(&parent_path))
+            }
+            None => self
+                .input
+                .live_files
+                .get(&parent_path)
+                .and_then(|body| id_of(parent_kind, body)),
         }
     }
 
@@ -813,6 +895,10 @@ pub fn build(
     }
     if input.options.prune {
         builder.deletes(selected);
+    }
+    let params: Vec<_> = builder.actions.iter().map(|a| builder.params(a)).collect();
+    for (action, params) in builder.actions.iter_mut().zip(params) {
+        action.params = params;
     }
     // Deletes after everything else, in reverse restore order (children before parents).
     let (mut deletes, mut rest): (Vec<Action>, Vec<Action>) =

@@ -10,6 +10,7 @@
 //! - `safety`: deletes only with `--prune`, mass deletes, users, admin changes, protected apps.
 //! - `render`: text, JSON (the plan file) and Markdown.
 
+pub mod apply;
 pub mod build;
 pub mod render;
 pub mod safety;
@@ -82,6 +83,11 @@ pub struct Action {
     /// Why this action is there or how it is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The values of the endpoint's path placeholders (`groupId`, `ruleId`), known when the
+    /// plan is made (or `${id:PATH}`); the acted-on object's own id is filled at apply time for
+    /// a create's lifecycle steps.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
 }
 
 /// An action the plan will not take without a flag, or at all.

@@ -355,3 +355,165 @@ fn plans_converge_restore_single_resources_and_refuse_what_is_unsafe() {
     );
     assert_eq!(nothing.code, 3, "{}", nothing.text());
 }
+
+#[test]
+fn apply_restores_a_deleted_group_rule_then_backs_up_and_refuses_a_stale_plan() {
+    let sim = Sim::start_unlimited("small");
+    let (_tmp, dir) = init(&sim);
+    let env = basic(&sim);
+    let first = backup(&dir, &[], &env);
+    assert_eq!(first.code, 0, "{}", first.text());
+    let original = crate::support::cli::git(&dir, &["rev-parse", "HEAD"])
+        .trim()
+        .to_string();
+
+    let rule = find(
+        &sim,
+        "/api/v1/groups/rules?limit=200",
+        "/name",
+        "Support - auto",
+    );
+    let rule_id = rule["id"].as_str().unwrap().to_string();
+    let support = find(&sim, "/api/v1/groups?limit=200", "/profile/name", "Support");
+    let support_id = support["id"].as_str().unwrap().to_string();
+    let members_before =
+        block(sim.get_json(&format!("/api/v1/groups/{support_id}/users?limit=200")))
+            .as_array()
+            .unwrap()
+            .len();
+    block(async {
+        sim.post_empty(&format!(
+            "/api/v1/groups/rules/{rule_id}/lifecycle/deactivate"
+        ))
+        .await;
+        let deleted = sim
+            .delete(&format!("/api/v1/groups/rules/{rule_id}?removeUsers=true"))
+            .await;
+        assert!(deleted.status().is_success());
+    });
+    let path = "okta/group-rules/Support - auto.json";
+    let plan_file = dir.join("restore.json");
+    let plan_text = plan_file.to_string_lossy().to_string();
+    let made = plan(
+        &dir,
+        &["--ref", "main", "--out", &plan_text, "--", path],
+        &env,
+        false,
+    );
+    assert_eq!(made.code, 0, "{}", made.text());
+
+    // Without a terminal, apply needs --yes.
+    let apply = |args: &[&str]| -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
+        command.arg("apply").args(args).arg("-C").arg(&dir);
+        for var in butterfly::provider::okta::credentials::ENV_VARS {
+            command.env_remove(var);
+        }
+        command.env("BUTTERFLY_FINGERPRINT_KEY", crate::support::TEST_KEY);
+        command.env_remove("CI");
+        command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        command.stdin(std::process::Stdio::null());
+        Run::from(command.output().expect("run butterfly apply"))
+    };
+    let unconfirmed = apply(&[&plan_text]);
+    assert_eq!(unconfirmed.code, 3, "{}", unconfirmed.text());
+    assert!(
+        unconfirmed.stderr.contains("--yes"),
+        "{}",
+        unconfirmed.stderr
+    );
+
+    let applied = apply(&[&plan_text, "--yes"]);
+    assert_eq!(applied.code, 0, "{}", applied.text());
+    assert!(
+        applied
+            .stdout
+            .contains("created okta/group-rules/Support - auto.json as"),
+        "{}",
+        applied.stdout
+    );
+    assert!(
+        applied.stdout.contains("Backed up: commit"),
+        "{}",
+        applied.stdout
+    );
+    // The rule is back and active; the rule put its members back.
+    let restored = find(
+        &sim,
+        "/api/v1/groups/rules?limit=200",
+        "/name",
+        "Support - auto",
+    );
+    assert_eq!(restored["status"], "ACTIVE");
+    assert_ne!(
+        restored["id"],
+        json!(rule_id),
+        "a re-created rule has a new id"
+    );
+    let members_after =
+        block(sim.get_json(&format!("/api/v1/groups/{support_id}/users?limit=200")))
+            .as_array()
+            .unwrap()
+            .len();
+    assert_eq!(members_after, members_before);
+    // Converged: the original snapshot planned against the org now changes nothing.
+    let again = plan(
+        &dir,
+        &["--ref", &original, "--format", "json", "--", path],
+        &env,
+        false,
+    );
+    assert_eq!(again.code, 0, "{}", again.text());
+    assert_eq!(again.json()["actions"], json!([]), "{}", again.stdout);
+    // Applying the same plan again does nothing: every step is in the journal.
+    let twice = apply(&[&plan_text, "--yes"]);
+    assert_eq!(twice.code, 0, "{}", twice.text());
+    assert!(
+        twice.stdout.contains("0 step(s) done now, 2 before"),
+        "{}",
+        twice.stdout
+    );
+
+    // A plan whose object changed since is refused, naming it.
+    let policy = find(
+        &sim,
+        "/api/v1/policies?type=ACCESS_POLICY",
+        "/name",
+        "Engineering apps",
+    );
+    let rules = format!("/api/v1/policies/{}/rules", policy["id"].as_str().unwrap());
+    let rule_path = "okta/policies/ACCESS_POLICY/Engineering apps/rules/Engineers via Google.json";
+    let set_factor = |mode: &str| {
+        let mut engineers = find(&sim, &rules, "/name", "Engineers via Google");
+        engineers["actions"]["appSignOn"]["verificationMethod"]["factorMode"] = json!(mode);
+        block(async {
+            let (status, body) = status_and_body(
+                sim.put_json(
+                    &format!("{rules}/{}", engineers["id"].as_str().unwrap()),
+                    &engineers,
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        });
+    };
+    set_factor("2FA");
+    let stale_file = dir.join("stale.json");
+    let stale_text = stale_file.to_string_lossy().to_string();
+    let made = plan(
+        &dir,
+        &["--ref", &original, "--out", &stale_text, "--", rule_path],
+        &env,
+        false,
+    );
+    assert_eq!(made.code, 0, "{}", made.text());
+    set_factor("OTP");
+    let stale = apply(&[&stale_text, "--yes"]);
+    assert_eq!(stale.code, 1, "{}", stale.text());
+    assert!(
+        stale.stderr.contains("stale") && stale.stderr.contains(rule_path),
+        "{}",
+        stale.stderr
+    );
+}
