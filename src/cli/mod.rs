@@ -13,6 +13,7 @@ pub mod init;
 pub mod key;
 pub mod log;
 pub mod plan;
+pub mod restore;
 pub mod show;
 pub mod sim;
 pub mod test_connection;
@@ -79,6 +80,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Execute a reviewed plan file against its org, then back up
     Apply(apply::Args),
+    /// Restore a snapshot (or part of it): plan, preview, confirm, apply, back up
+    Restore(restore::Args),
     /// The snapshots, newest first: when, changes per kind, kinds not read, who made the changes
     Log(log::Args),
     /// Resources as they were at a snapshot (or any revision), references shown by name
@@ -149,6 +152,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Diff(args) => diff::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Restore(args) => restore::run(args),
         Command::Log(args) => log::run(args),
         Command::Show(args) => show::run(args),
     }

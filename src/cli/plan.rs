@@ -57,7 +57,7 @@ pub struct Args {
     pub paths: Vec<String>,
 }
 
-fn failure(e: PlanOpError) -> Failure {
+pub fn failure(e: PlanOpError) -> Failure {
     match e {
         PlanOpError::UnknownKind(_)
         | PlanOpError::Empty { .. }

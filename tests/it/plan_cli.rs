@@ -517,3 +517,79 @@ fn apply_restores_a_deleted_group_rule_then_backs_up_and_refuses_a_stale_plan() 
         stale.stderr
     );
 }
+
+#[test]
+fn restore_previews_confirms_and_restores_one_group_rule() {
+    let sim = Sim::start_unlimited("small");
+    let (_tmp, dir) = init(&sim);
+    let env = basic(&sim);
+    let first = backup(&dir, &[], &env);
+    assert_eq!(first.code, 0, "{}", first.text());
+    let rule = find(
+        &sim,
+        "/api/v1/groups/rules?limit=200",
+        "/name",
+        "Support - auto",
+    );
+    let rule_id = rule["id"].as_str().unwrap().to_string();
+    block(async {
+        sim.post_empty(&format!(
+            "/api/v1/groups/rules/{rule_id}/lifecycle/deactivate"
+        ))
+        .await;
+        assert!(
+            sim.delete(&format!("/api/v1/groups/rules/{rule_id}?removeUsers=true"))
+                .await
+                .status()
+                .is_success()
+        );
+    });
+    let restore = |args: &[&str]| -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
+        command.arg("restore").args(args).arg("-C").arg(&dir);
+        command.args(["--", "okta/group-rules/Support - auto.json"]);
+        for var in butterfly::provider::okta::credentials::ENV_VARS {
+            command.env_remove(var);
+        }
+        command.env("BUTTERFLY_FINGERPRINT_KEY", crate::support::TEST_KEY);
+        command.env_remove("CI");
+        command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        command.stdin(std::process::Stdio::null());
+        Run::from(command.output().expect("run butterfly restore"))
+    };
+    let rules_named = |name: &str| {
+        block(sim.get_json("/api/v1/groups/rules?limit=200"))
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["name"] == name)
+            .count()
+    };
+    // The preview changes nothing.
+    let preview = restore(&["main", "--dry-run"]);
+    assert_eq!(preview.code, 0, "{}", preview.text());
+    assert!(
+        preview
+            .stdout
+            .contains("+ create group_rule \"Support - auto\""),
+        "{}",
+        preview.stdout
+    );
+    assert_eq!(rules_named("Support - auto"), 0);
+    // No terminal, no --yes: nothing is done.
+    let refused = restore(&["main"]);
+    assert_eq!(refused.code, 3, "{}", refused.text());
+    assert_eq!(rules_named("Support - auto"), 0);
+    // Restored, then nothing left to restore.
+    let restored = restore(&["main", "--yes"]);
+    assert_eq!(restored.code, 0, "{}", restored.text());
+    assert!(restored.stdout.contains("Restored"), "{}", restored.stdout);
+    assert_eq!(rules_named("Support - auto"), 1);
+    let again = restore(&["main~1", "--yes"]);
+    assert_eq!(again.code, 0, "{}", again.text());
+    assert!(
+        again.stdout.contains("Nothing to restore"),
+        "{}",
+        again.stdout
+    );
+}
