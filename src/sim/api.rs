@@ -512,9 +512,26 @@ impl Context<'_> {
             .record(event_type, self.actor.clone(), target, message);
     }
 
-    /// Okta refuses a group rule whose expression it cannot parse or that reads a profile
-    /// attribute no user schema defines (400 E0000001).
+    /// Okta refuses a group rule that assigns a group it does not have (400 E0000001), one
+    /// whose expression it cannot parse, or one that reads a profile attribute no user schema
+    /// defines.
     fn check_rule_expression(&self, org: &super::org::Org, rule: &Value) -> Result<(), OktaError> {
+        const GROUPS: &str = "actions.assignUserToGroups.groupIds";
+        if let Some(missing) = rule
+            .pointer("/actions/assignUserToGroups/groupIds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find(|id| org.get("group", id).is_none())
+        {
+            return Err(OktaError::new(
+                StatusCode::BAD_REQUEST,
+                "E0000001",
+                format!("Api validation failed: {GROUPS}"),
+            )
+            .with_cause(format!("{GROUPS}: The group {missing} does not exist")));
+        }
         const FIELD: &str = "conditions.expression.value";
         let failed = |cause: String| {
             OktaError::new(

@@ -593,3 +593,116 @@ fn restore_previews_confirms_and_restores_one_group_rule() {
         again.stdout
     );
 }
+
+#[test]
+fn a_failed_step_stops_apply_and_a_second_apply_resumes_after_what_was_done() {
+    let sim = Sim::start_unlimited("small");
+    let (_tmp, dir) = init(&sim);
+    let env = basic(&sim);
+    let first = backup(&dir, &[], &env);
+    assert_eq!(first.code, 0, "{}", first.text());
+    // Two rules deleted; a plan restores both.
+    let mut targets = Vec::new();
+    for name in ["Sales - auto", "Support - auto"] {
+        let rule = find(&sim, "/api/v1/groups/rules?limit=200", "/name", name);
+        let id = rule["id"].as_str().unwrap().to_string();
+        targets.push(
+            rule["actions"]["assignUserToGroups"]["groupIds"][0]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        block(async {
+            sim.post_empty(&format!("/api/v1/groups/rules/{id}/lifecycle/deactivate"))
+                .await;
+            assert!(
+                sim.delete(&format!("/api/v1/groups/rules/{id}"))
+                    .await
+                    .status()
+                    .is_success()
+            );
+        });
+    }
+    let plan_file = dir.join("two.json");
+    let plan_text = plan_file.to_string_lossy().to_string();
+    let made = plan(
+        &dir,
+        &[
+            "--ref",
+            "main",
+            "--out",
+            &plan_text,
+            "--",
+            "okta/group-rules/Sales - auto.json",
+            "okta/group-rules/Support - auto.json",
+        ],
+        &env,
+        false,
+    );
+    assert_eq!(made.code, 0, "{}", made.text());
+    // The second rule's group disappears after the plan was made: its create cannot succeed.
+    block(async {
+        assert!(
+            sim.delete(&format!("/api/v1/groups/{}", targets[1]))
+                .await
+                .status()
+                .is_success()
+        );
+    });
+    let apply = || -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
+        command
+            .arg("apply")
+            .arg(&plan_text)
+            .arg("--yes")
+            .arg("-C")
+            .arg(&dir);
+        for var in butterfly::provider::okta::credentials::ENV_VARS {
+            command.env_remove(var);
+        }
+        command.env("BUTTERFLY_FINGERPRINT_KEY", crate::support::TEST_KEY);
+        command.env_remove("CI");
+        command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+        Run::from(command.output().expect("run butterfly apply"))
+    };
+    let failed = apply();
+    assert_eq!(failed.code, 1, "{}", failed.text());
+    assert!(
+        failed
+            .stderr
+            .contains("step 3 (create group_rule \"Support - auto\") failed"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("2 step(s) done before it"),
+        "{}",
+        failed.stderr
+    );
+    let journal = std::fs::read_to_string(format!("{plan_text}.journal.json")).unwrap();
+    let outcomes: Vec<String> = journal
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["outcome"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(outcomes, vec!["done", "done", "failed"]);
+    // Again: the first rule is not created twice; the failing step is tried again.
+    let again = apply();
+    assert_eq!(again.code, 1, "{}", again.text());
+    assert!(
+        again.stderr.contains("2 step(s) done before it"),
+        "{}",
+        again.stderr
+    );
+    let sales = block(sim.get_json("/api/v1/groups/rules?limit=200"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"] == "Sales - auto")
+        .count();
+    assert_eq!(sales, 1);
+}
