@@ -271,7 +271,7 @@ pub async fn run(
 ) -> Result<ApplyReport, ApplyError> {
     let (plan, plan_hash) = read_plan(path)?;
     let client = Arc::clone(&connection.client);
-    let org = client.org().host().to_string();
+    let org = client.org().name();
     if plan.org != org {
         return Err(ApplyError::OtherOrg {
             plan: plan.org.clone(),

@@ -226,7 +226,7 @@ pub async fn run(
         .protected_apps
         .extend(connection.config.restore.protected_apps.iter().cloned());
     let input = plan::Input {
-        org: client.org().host().to_string(),
+        org: client.org().name(),
         desired: Desired {
             rev: label,
             commit,

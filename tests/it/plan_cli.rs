@@ -592,6 +592,44 @@ fn restore_previews_confirms_and_restores_one_group_rule() {
         "{}",
         again.stdout
     );
+
+    // A plan file is for its org only: another org's repository refuses it.
+    let plan_file = dir.join("any.json");
+    let plan_text = plan_file.to_string_lossy().to_string();
+    let made = plan(
+        &dir,
+        &[
+            "--ref",
+            "main",
+            "--out",
+            &plan_text,
+            "--",
+            "okta/group-rules",
+        ],
+        &env,
+        false,
+    );
+    assert_eq!(made.code, 0, "{}", made.text());
+    let other = Sim::start_unlimited("small");
+    let (_other_tmp, other_dir) = init(&other);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
+    command
+        .arg("apply")
+        .arg(&plan_text)
+        .arg("--yes")
+        .arg("-C")
+        .arg(&other_dir);
+    for var in butterfly::provider::okta::credentials::ENV_VARS {
+        command.env_remove(var);
+    }
+    command.envs(basic(&other).iter().map(|(k, v)| (*k, v.as_str())));
+    let refused = Run::from(command.output().unwrap());
+    assert_eq!(refused.code, 3, "{}", refused.text());
+    assert!(
+        refused.stderr.contains("the plan is for 127.0.0.1:"),
+        "{}",
+        refused.stderr
+    );
 }
 
 #[test]

@@ -67,6 +67,15 @@ impl OrgUrl {
         self.0.host_str().unwrap_or_default()
     }
 
+    /// The org as one name: its host, with the port when it is not the scheme's default
+    /// (`acme.okta.com`; `127.0.0.1:40845` for a simulator), so two orgs never share it.
+    pub fn name(&self) -> String {
+        match self.0.port() {
+            Some(port) => format!("{}:{port}", self.host()),
+            None => self.host().to_string(),
+        }
+    }
+
     /// The org authorization server's token endpoint, the audience of client assertions.
     pub fn token_url(&self) -> String {
         format!("{}/oauth2/v1/token", self.base())
