@@ -6,11 +6,13 @@
 
 pub mod backup;
 pub mod catalogue;
+pub mod check;
 pub mod demo;
 pub mod diff;
 pub mod init;
 pub mod key;
 pub mod log;
+pub mod rules;
 pub mod show;
 pub mod sim;
 pub mod test_connection;
@@ -77,6 +79,10 @@ pub enum Command {
     Log(log::Args),
     /// Resources as they were at a snapshot (or any revision), references shown by name
     Show(show::Args),
+    /// Run the compliance rules over a snapshot (or any revision): findings by severity
+    Check(check::Args),
+    /// The compliance rules: list them, show one, lint them against Okta's schema
+    Rules(rules::Args),
 }
 
 /// Where the org repository is.
@@ -143,5 +149,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Diff(args) => diff::run(args),
         Command::Log(args) => log::run(args),
         Command::Show(args) => show::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Rules(args) => rules::run(args),
     }
 }

@@ -2,6 +2,7 @@
 //! The only place that composes IO: the Okta client, the snapshot files and git.
 
 pub mod backup;
+pub mod check;
 pub mod connection;
 pub mod demo;
 pub mod diff;
