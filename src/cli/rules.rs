@@ -158,6 +158,9 @@ fn show(id: &str, format: Format) -> Result<Outcome, Failure> {
                 rule.severity, rule.kind, rule.family, rule.source
             );
             let _ = writeln!(out, "\n{}\n", rule.description.trim());
+            if rule.scope == Scope::Org {
+                let _ = writeln!(out, "one result for the whole org");
+            }
             if let Some(select) = &rule.select {
                 let _ = writeln!(out, "applies to:  {}", select.value);
             }

@@ -141,11 +141,6 @@ pub struct SyntaxError {
 }
 
 impl Expr {
-    /// The expression as text, for messages (`resource.settings.password`).
-    pub fn describe(&self) -> String {
-        self.to_string()
-    }
-
     /// Calls `visit` on this node and every node below it.
     pub fn walk(&self, visit: &mut dyn FnMut(&Expr)) {
         visit(self);

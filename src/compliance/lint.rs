@@ -116,7 +116,7 @@ pub fn lint_rule(catalogue: &Catalogue, rule: &Rule) -> Vec<LintProblem> {
         linter.walk(&source.value, &mut scope.clone());
     }
     linter.field = "message".into();
-    linter.line = 0;
+    linter.line = rule.message_line;
     for part in &rule.message {
         if let super::expr::Part::Hole(hole) = part {
             linter.walk(hole, &mut scope.clone());

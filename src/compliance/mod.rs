@@ -209,6 +209,8 @@ mod tests {
         "OKTA-ADM-002",
         "OKTA-MFA-001",
         "OKTA-MFA-011",
+        "OKTA-NET-004",
+        "OKTA-NET-007",
         "OKTA-PWD-009",
         "OKTA-SES-005",
     ];

@@ -245,6 +245,8 @@ pub struct Rule {
     pub evidence: Vec<FieldPath>,
     pub evidence_from: Option<Source<Expr>>,
     pub message: Vec<Part>,
+    /// The line of `message` in the rule file.
+    pub message_line: usize,
     pub remediation: String,
     pub params: BTreeMap<String, Value>,
     pub profiles: BTreeMap<Profile, ProfileSettings>,
@@ -844,6 +846,7 @@ fn load_rule(catalogue: &Catalogue, report: &mut Report<'_>) -> Option<Rule> {
         evidence,
         evidence_from,
         message,
+        message_line: report.line(message_start),
         remediation: raw.remediation.into_inner(),
         params,
         profiles,
