@@ -1,6 +1,7 @@
-//! Embeds the catalogue (`schemas/**`) and the fixture orgs (`fixtures/orgs/<name>/okta/**` and
-//! `secrets.json`) into the binary: writes tables of `include_str!(…)` entries to
-//! `$OUT_DIR/embedded_schemas.rs` and `$OUT_DIR/embedded_fixtures.rs`.
+//! Embeds the catalogue (`schemas/**`), the compliance rules (`rules/**`) and the fixture orgs
+//! (`fixtures/orgs/<name>/okta/**` and `secrets.json`) into the binary: writes tables of
+//! `include_str!(…)` entries to `$OUT_DIR/embedded_schemas.rs`, `embedded_rules.rs` and
+//! `embedded_fixtures.rs`.
 
 use std::fs;
 use std::io::Write;
@@ -65,14 +66,18 @@ fn write_fixtures(root: &Path, out_dir: &Path) -> std::io::Result<()> {
 fn main() -> std::io::Result<()> {
     let root =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let schemas = root.join("schemas");
-    println!("cargo:rerun-if-changed=schemas");
-    let mut files = Vec::new();
-    collect(&schemas, &mut files)?;
-    files.sort();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     write_fixtures(&root, &out_dir)?;
-    let out = out_dir.join("embedded_schemas.rs");
+    write_table(&root, "schemas", &out_dir.join("embedded_schemas.rs"))?;
+    write_table(&root, "rules", &out_dir.join("embedded_rules.rs"))
+}
+
+/// `pub static FILES: &[(path, text)]` of every `.toml` and `.json` file under `root/folder`.
+fn write_table(root: &Path, folder: &str, out: &Path) -> std::io::Result<()> {
+    println!("cargo:rerun-if-changed={folder}");
+    let mut files = Vec::new();
+    collect(&root.join(folder), &mut files)?;
+    files.sort();
     let mut w = fs::File::create(out)?;
     writeln!(w, "pub static FILES: &[(&str, &str)] = &[")?;
     for file in files {
@@ -80,7 +85,7 @@ fn main() -> std::io::Result<()> {
         if let Some(parent) = file.parent() {
             println!("cargo:rerun-if-changed={}", parent.display());
         }
-        let relative = file.strip_prefix(&root).expect("under the manifest dir");
+        let relative = file.strip_prefix(root).expect("under the manifest dir");
         let relative = relative.to_string_lossy().replace('\\', "/");
         writeln!(
             w,

@@ -5,6 +5,7 @@
 
 pub mod catalogue;
 pub mod cli;
+pub mod compliance;
 pub mod config;
 pub mod diff;
 pub mod ops;

@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod backup;
 pub mod catalogue;
+pub mod check;
 pub mod demo;
 pub mod diff;
 pub mod init;
@@ -14,6 +15,7 @@ pub mod key;
 pub mod log;
 pub mod plan;
 pub mod restore;
+pub mod rules;
 pub mod show;
 pub mod sim;
 pub mod test_connection;
@@ -86,6 +88,10 @@ pub enum Command {
     Log(log::Args),
     /// Resources as they were at a snapshot (or any revision), references shown by name
     Show(show::Args),
+    /// Run the compliance rules over a snapshot (or any revision): findings by severity
+    Check(check::Args),
+    /// The compliance rules: list them, show one, lint them against Okta's schema
+    Rules(rules::Args),
 }
 
 /// Where the org repository is.
@@ -155,5 +161,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Restore(args) => restore::run(args),
         Command::Log(args) => log::run(args),
         Command::Show(args) => show::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Rules(args) => rules::run(args),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod backup;
+pub mod check;
 pub mod connection;
 pub mod demo;
 pub mod diff;

@@ -191,7 +191,7 @@ fn remove_path(value: &mut Value, segments: &[Segment]) {
 
 /// Fills in what Okta assumes for an absent field, where the field's parent object exists, so
 /// a file does not change when Okta starts or stops sending a default.
-fn fill_defaults(value: &mut Value, defaults: &[(FieldPath, Value)]) {
+pub fn fill_defaults(value: &mut Value, defaults: &[(FieldPath, Value)]) {
     for (path, default) in defaults {
         if let Some((Segment::Key(last), parents)) = path.segments().split_last() {
             fill_at(value, parents, last, default);

@@ -434,7 +434,7 @@ impl<'r> Reader<'r> {
 }
 
 /// RFC 3339, or a date (the end of that day, UTC).
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Some(time.with_timezone(&Utc));
     }

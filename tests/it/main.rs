@@ -7,6 +7,7 @@ mod canonical_golden;
 mod catalogue_cli;
 mod catalogue_examples;
 mod catalogue_spec;
+mod check_cli;
 mod connection_cli;
 mod demo_cli;
 mod diff_cli;

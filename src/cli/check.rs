@@ -1,0 +1,96 @@
+//! `butterfly check [-C DIR] [--ref REV] [--framework F] [--profile P] [--severity S]
+//! [--fail-on S] [--as-of TIME] [--format text|json]`: the compliance rules over a revision
+//! (default: the latest snapshot). Exit 0 when nothing fails at or above `--fail-on` (default
+//! `high`), 2 when something does (a `fail` or an `error`), 3 for a usage error.
+
+use anyhow::anyhow;
+
+use super::diff::failure as open_failure;
+use super::{Failure, Format, Outcome, RepoArgs};
+use crate::catalogue::Catalogue;
+use crate::compliance::report;
+use crate::compliance::{Framework, Profile, Severity, okta_rules};
+use crate::ops::check::{self, CheckError, Options};
+use crate::ops::diff;
+use crate::snapshot::revision::{RevisionError, parse_time};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    /// The revision to check: a git revision, @TIME (the newest snapshot at or before it) or
+    /// WORKTREE; default: the latest snapshot
+    #[arg(long = "ref", value_name = "REV")]
+    pub rev: Option<String>,
+
+    /// Only rules mapped to this framework, with its control ids: soc2, nist-800-53, hipaa,
+    /// pci-dss, iso-27001, cis
+    #[arg(long, value_name = "F")]
+    pub framework: Option<Framework>,
+
+    /// The parameter set: baseline, pci, stig, nist63b, cis
+    #[arg(long, value_name = "P", default_value = "baseline")]
+    pub profile: Profile,
+
+    /// Only rules of at least this severity: low, medium, high, critical
+    #[arg(long, value_name = "S", default_value = "low")]
+    pub severity: Severity,
+
+    /// Exit 2 when a rule of at least this severity fails (or cannot be evaluated: error)
+    #[arg(long, value_name = "S", default_value = "high")]
+    pub fail_on: Severity,
+
+    /// `now` for rules that count days (RFC 3339 or a date); default: the commit's time
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
+
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+/// Usage errors (exit 3) apart from failures (exit 1).
+fn failure(e: CheckError) -> Failure {
+    match e {
+        CheckError::Open(e) => open_failure(e),
+        CheckError::Revision(e) => open_failure(diff::DiffOpError::Revision(e)),
+        CheckError::Repo(e) => open_failure(diff::DiffOpError::Repo(e)),
+        other => Failure::Failed(anyhow!("{other}")),
+    }
+}
+
+pub fn run(args: Args) -> Result<Outcome, Failure> {
+    let catalogue = Catalogue::okta().map_err(|e| anyhow!("{e}"))?;
+    let rules = okta_rules().map_err(|e| anyhow!("{e}"))?;
+    let as_of = match &args.as_of {
+        None => None,
+        Some(text) => Some(parse_time(text).ok_or_else(|| {
+            Failure::Usage(
+                RevisionError::BadTime {
+                    text: format!("--as-of {text}"),
+                }
+                .to_string(),
+            )
+        })?),
+    };
+    let opened = diff::open(&args.repo.dir, catalogue).map_err(open_failure)?;
+    let options = Options {
+        rev: args.rev,
+        framework: args.framework,
+        profile: args.profile,
+        min_severity: args.severity,
+        fail_on: args.fail_on,
+        as_of,
+    };
+    let report = check::run(&opened, catalogue, rules, &options).map_err(failure)?;
+    let text = match args.format {
+        Format::Text => report::text(&report),
+        Format::Json => report::json(&report),
+    };
+    print!("{text}");
+    Ok(if report.gating().is_empty() {
+        Outcome::Done
+    } else {
+        Outcome::Report
+    })
+}
