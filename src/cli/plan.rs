@@ -80,6 +80,7 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             allow_admin_changes: args.allow_admin_changes,
             ci: std::env::var_os("CI").is_some_and(|v| !v.is_empty()),
             protected_apps: Vec::new(),
+            granted: None,
         },
     };
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;

@@ -190,7 +190,7 @@ pub async fn run(
     let granted = client.granted_scopes().await?;
     let walk_plan = walk::Plan {
         kinds: live_kinds(catalogue, &selected),
-        granted,
+        granted: granted.clone(),
     };
     let read_at = Utc::now();
     let context = Context {
@@ -219,6 +219,7 @@ pub async fn run(
     }
 
     let mut plan_options = options.plan.clone();
+    plan_options.granted = granted;
     if let Some(own) = client.credentials().client_id() {
         plan_options.protected_apps.push(own.to_string());
     }

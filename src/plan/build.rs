@@ -34,6 +34,8 @@ pub struct Options {
     pub ci: bool,
     /// Apps never touched: ids or OAuth client ids (the token's own client, `protected_apps`).
     pub protected_apps: Vec<String>,
+    /// The scopes the token was granted (`None`: an API token, which has its admin's rights).
+    pub granted: Option<Vec<String>>,
 }
 
 /// A plan's inputs.
@@ -548,6 +550,19 @@ impl Builder<'_> {
         let parent = self.parent_ref(path);
         match live {
             None => {
+                if kind.shape == Shape::Singleton
+                    && (endpoints.replace.is_some() || endpoints.update.is_some())
+                {
+                    // One per org (or parent), reset rather than gone: set back as it was.
+                    let mut body = writable(kind, &desired);
+                    strip_secrets(&mut body);
+                    let action = self.action(Op::Update, kind, path, &name);
+                    action.id = id_of(kind, &desired);
+                    action.parent = parent;
+                    action.body = Some(body);
+                    action.note = Some("set back as backed up (the org has one, reset)".into());
+                    return Ok(());
+                }
                 if kind.is_system(&desired) {
                     self.manual(kind, path, &name, "an object Okta creates itself is missing from the live org; it cannot be created, only adopted".into());
                     return Ok(());
@@ -1339,6 +1354,42 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "okta/group-rules/R.json: `/actions/assignUserToGroups/groupIds/0` refers to group 00gGONE, which is neither in the desired tree nor in the live org; select it too (its kind or path) or remove the reference"
+        );
+    }
+
+    #[test]
+    fn a_reset_singleton_is_set_back_by_an_update() {
+        let desired = tree(vec![(
+            "okta/org/threat-insight.json",
+            json!({"action": "block", "excludeZones": []}),
+        )]);
+        let plan = plan(&desired, &BTreeMap::new());
+        assert_eq!(plan.actions.len(), 1, "{:?}", plan.actions);
+        assert_eq!(plan.actions[0].op, Op::Update);
+        assert_eq!(plan.actions[0].body.as_ref().unwrap()["action"], "block");
+    }
+
+    #[test]
+    fn an_action_the_token_may_not_write_is_refused_naming_the_scope() {
+        let desired = files(vec![group("00gS", "Support")]);
+        let granted = Some(vec!["okta.groups.read".to_string()]);
+        let plan = plan_with(
+            &desired,
+            &BTreeMap::new(),
+            Options {
+                granted,
+                ..Options::default()
+            },
+            &[],
+        )
+        .unwrap();
+        assert!(plan.actions.is_empty());
+        assert!(
+            plan.refused[0]
+                .why
+                .starts_with("the token lacks the scope okta.groups.manage"),
+            "{}",
+            plan.refused[0].why
         );
     }
 

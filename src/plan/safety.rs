@@ -9,6 +9,8 @@
 //!   group that holds an admin role (or of Okta Administrators), or a group rule that feeds one,
 //!   unless `--allow-admin-changes`; never in CI (`CI` set), flag or not.
 //! - Never touches the apps Butterfly itself uses (its token's client, `protected_apps`).
+//! - Plans nothing the token may not write: an action of a kind whose manage scope was not
+//!   granted is refused naming the scope (Okta would answer 403 E0000006 half-way through).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -139,6 +141,21 @@ fn protected_stems(input: &Input<'_>) -> BTreeSet<String> {
 }
 
 /// Moves every refused action of `plan` to `plan.refused`.
+/// The manage scopes of `kind` the token lacks.
+fn missing_scopes(catalogue: &Catalogue, kind: &str, granted: &[String]) -> Vec<String> {
+    catalogue
+        .kind(kind)
+        .map(|k| {
+            k.scopes
+                .manage
+                .iter()
+                .filter(|s| !granted.contains(s))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub fn check(catalogue: &Catalogue, input: &Input<'_>, plan: &mut Plan) {
     let options = &input.options;
     let admin = admin_groups(catalogue, input);
@@ -165,7 +182,21 @@ pub fn check(catalogue: &Catalogue, input: &Input<'_>, plan: &mut Plan) {
         .collect();
     let mut refused = Vec::new();
     plan.actions.retain(|action| {
-        let refusal = if action.kind == "user" && matches!(action.op, Op::Delete | Op::Deactivate) {
+        let missing = options
+            .granted
+            .as_deref()
+            .map(|granted| missing_scopes(catalogue, &action.kind, granted))
+            .unwrap_or_default();
+        let refusal = if !missing.is_empty() {
+            Some(refuse(
+                action,
+                format!(
+                    "the token lacks the scope {}: grant it to the service app (Okta API Scopes) and add it to `scopes` in butterfly.toml",
+                    missing.join(", ")
+                ),
+                None,
+            ))
+        } else if action.kind == "user" && matches!(action.op, Op::Delete | Op::Deactivate) {
             Some(refuse(
                 action,
                 "Butterfly never deletes or deactivates a user (deactivating deprovisions them from every app)".into(),
