@@ -28,6 +28,10 @@ pub enum Shape {
         member: FieldPath,
         /// The fields kept per member; empty keeps every non-volatile field.
         keep: Vec<FieldPath>,
+        /// The body of the request that adds a member, when it is not the member itself: a
+        /// JSON template where the string `{member}` stands for the member's id
+        /// (`{"trusted": ["{member}"]}`).
+        add: Option<serde_json::Value>,
     },
 }
 
@@ -414,7 +418,7 @@ impl Kind {
                     .map(|p| ("system".to_string(), p)),
             );
         }
-        if let Shape::Relationship { member, keep } = &self.shape {
+        if let Shape::Relationship { member, keep, .. } = &self.shape {
             named.push(("relationship.member".to_string(), member));
             named.extend(keep.iter().map(|p| ("relationship.keep".to_string(), p)));
         }

@@ -112,6 +112,8 @@ struct RawRelationship {
     member: String,
     #[serde(default)]
     keep: Vec<String>,
+    #[serde(default)]
+    add: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -654,6 +656,7 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
             Shape::Relationship {
                 member: member?,
                 keep,
+                add: rel.get_ref().add.clone(),
             }
         }
         (None, true) => Shape::Singleton,

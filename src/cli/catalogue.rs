@@ -263,7 +263,7 @@ fn write_kind(out: &mut String, catalogue: &Catalogue, kind: &Kind, full: bool) 
     let shape = match &kind.shape {
         Shape::Resource => "one file per object".to_string(),
         Shape::Singleton => "singleton".to_string(),
-        Shape::Relationship { member, keep } => {
+        Shape::Relationship { member, keep, .. } => {
             let kept = if keep.is_empty() {
                 "every field".to_string()
             } else {
@@ -462,7 +462,7 @@ pub fn kind_json(catalogue: &Catalogue, kind: &Kind) -> Value {
     let shape = match &kind.shape {
         Shape::Resource => json!({"type": "resource"}),
         Shape::Singleton => json!({"type": "singleton"}),
-        Shape::Relationship { member, keep } => {
+        Shape::Relationship { member, keep, .. } => {
             json!({"type": "relationship", "member": member.to_string(), "keep": strings(keep)})
         }
     };

@@ -319,6 +319,22 @@ fn rewrite(
     Ok(())
 }
 
+/// The request that adds `member`, from the kind's template (`{member}` replaced).
+fn member_request(template: &Value, member: &str) -> Value {
+    match template {
+        Value::String(s) => Value::String(s.replace("{member}", member)),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| member_request(v, member)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), member_request(v, member)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Secrets a body holds only as fingerprints: they cannot be sent.
 fn fingerprinted(value: &Value, pointer: String, out: &mut Vec<String>) {
     match value {
@@ -730,7 +746,7 @@ impl Builder<'_> {
     }
 
     fn relationship(&mut self, kind: &Kind, path: &str) -> Result<(), PlanError> {
-        let Shape::Relationship { member, .. } = &kind.shape else {
+        let Shape::Relationship { member, add, .. } = &kind.shape else {
             return Ok(());
         };
         let mut desired = self.input.desired_files[path].clone();
@@ -794,7 +810,10 @@ impl Builder<'_> {
             let action = self.action(op, kind, path, &name);
             action.parent = parent.clone();
             action.member = Some(id.clone());
-            action.body = Some(writable(kind, value));
+            action.body = Some(match add {
+                Some(template) => member_request(template, id),
+                None => writable(kind, value),
+            });
             if have.contains_key(id) {
                 action.note = Some("assigned again with the backed-up settings".into());
             }
@@ -866,6 +885,87 @@ impl Builder<'_> {
             action.parent = parent;
         }
     }
+}
+
+/// The placeholders an action needs resolved: in its body, parameters, id and parent.
+fn needs(action: &Action) -> BTreeSet<String> {
+    fn walk(value: &Value, out: &mut BTreeSet<String>) {
+        match value {
+            Value::String(s) => {
+                let mut rest = s.as_str();
+                while let Some(start) = rest.find("${id:") {
+                    let after = &rest[start + 5..];
+                    let Some(end) = after.find('}') else { break };
+                    out.insert(after[..end].to_string());
+                    rest = &after[end + 1..];
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    if let Some(body) = &action.body {
+        walk(body, &mut out);
+    }
+    for text in action
+        .params
+        .values()
+        .chain(&action.id)
+        .chain(&action.parent)
+    {
+        walk(&Value::String(text.clone()), &mut out);
+    }
+    // Its own create is not a dependency of the create itself.
+    if action.op == Op::Create {
+        out.remove(&action.path);
+    }
+    out
+}
+
+/// Moves each action after the creates whose ids it needs. The restore order already puts
+/// most creates first; a weak reference (a brand's email domain, written after both exist)
+/// can point forward. Stops when nothing moves or after as many rounds as actions (a cycle is
+/// left for `apply` to name).
+fn after_their_creates(mut actions: Vec<Action>) -> Vec<Action> {
+    for _ in 0..actions.len() {
+        let created_at: HashMap<String, usize> = actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.op == Op::Create)
+            .map(|(i, a)| (a.path.clone(), i))
+            .collect();
+        let misplaced = actions.iter().enumerate().find_map(|(i, a)| {
+            let last = needs(a)
+                .iter()
+                .filter_map(|p| created_at.get(p).copied())
+                .max()?;
+            (last > i).then_some((i, last))
+        });
+        let Some((at, after)) = misplaced else {
+            break;
+        };
+        // The steps of one object (deactivate, update, activate) move together.
+        let same = |a: &Action, b: &Action| a.kind == b.kind && a.path == b.path;
+        let mut start = at;
+        while start > 0 && same(&actions[start - 1], &actions[at]) {
+            start -= 1;
+        }
+        let mut end = at + 1;
+        while end < actions.len() && end <= after && same(&actions[end], &actions[at]) {
+            end += 1;
+        }
+        if end > after {
+            break; // the create it needs is its own block's: a cycle
+        }
+        let block: Vec<Action> = actions.drain(start..end).collect();
+        let insert_at = after + 1 - block.len();
+        for (offset, action) in block.into_iter().enumerate() {
+            actions.insert(insert_at + offset, action);
+        }
+    }
+    actions
 }
 
 /// Builds the plan.
@@ -942,6 +1042,7 @@ pub fn build(
             a.op != Op::Deactivate,
         )
     });
+    let mut rest = after_their_creates(rest);
     rest.extend(deletes);
     let mut plan = Plan {
         version: PLAN_VERSION,
@@ -1355,6 +1456,34 @@ mod tests {
             error.to_string(),
             "okta/group-rules/R.json: `/actions/assignUserToGroups/groupIds/0` refers to group 00gGONE, which is neither in the desired tree nor in the live org; select it too (its kind or path) or remove the reference"
         );
+    }
+
+    #[test]
+    fn an_action_moves_after_the_create_whose_id_it_needs() {
+        let action = |op: Op, path: &str, body: Value| Action {
+            op,
+            kind: "k".into(),
+            path: path.into(),
+            name: path.into(),
+            id: None,
+            parent: None,
+            member: None,
+            body: Some(body),
+            changes: Vec::new(),
+            note: None,
+            params: BTreeMap::new(),
+        };
+        let ordered = after_their_creates(vec![
+            action(
+                Op::Update,
+                "brand",
+                json!({"emailDomainId": "${id:domain}"}),
+            ),
+            action(Op::Create, "domain", json!({"brandId": "b1"})),
+            action(Op::Create, "other", json!({})),
+        ]);
+        let paths: Vec<&str> = ordered.iter().map(|a| a.path.as_str()).collect();
+        assert_eq!(paths, vec!["domain", "brand", "other"]);
     }
 
     #[test]
