@@ -377,6 +377,59 @@ pub async fn run(
     })
 }
 
+/// The action with the id of an object Okta made with its parent filled in: the parent's
+/// objects of that kind are listed, and the one whose natural key the action names (or the
+/// only one) is it.
+async fn discover(
+    kind: &crate::catalogue::Kind,
+    client: &crate::provider::okta::Client,
+    action: &crate::plan::Action,
+    created: &BTreeMap<String, String>,
+) -> Result<crate::plan::Action, String> {
+    let list = kind.primary().endpoints.list.as_ref().ok_or_else(|| {
+        format!(
+            "{}: no list endpoint to find the object Okta made",
+            kind.name
+        )
+    })?;
+    let url = request::url(&list.endpoint, action, created).map_err(|e| e.to_string())?;
+    let answer = client
+        .get(&client.org().join(&url), &list.endpoint.bucket)
+        .await
+        .map_err(|e| e.to_string())?;
+    let items = match (&list.items, &answer.body) {
+        (Some(key), body) => body.get(key).cloned().unwrap_or(Value::Null),
+        (None, body) => body.clone(),
+    };
+    let items = items.as_array().cloned().unwrap_or_default();
+    let found = items
+        .iter()
+        .find(|item| crate::diff::display_name(kind, item) == action.name)
+        .or(if items.len() == 1 {
+            items.first()
+        } else {
+            None
+        })
+        .and_then(|item| kind.id.as_ref().and_then(|p| p.get(item)))
+        .and_then(crate::diff::text)
+        .ok_or_else(|| {
+            format!(
+                "{}: the {} Okta makes with its parent was not found under it ({} listed)",
+                action.path,
+                kind.title,
+                items.len()
+            )
+        })?;
+    let mut action = action.clone();
+    for value in action.params.values_mut() {
+        if value == crate::plan::DISCOVER {
+            *value = found.clone();
+        }
+    }
+    action.id = Some(found);
+    Ok(action)
+}
+
 /// Sends one action; the id a create got (or `None`).
 async fn execute(
     catalogue: &Catalogue,
@@ -387,6 +440,13 @@ async fn execute(
     let kind = catalogue
         .kind(&action.kind)
         .ok_or_else(|| format!("unknown kind {}", action.kind))?;
+    let discovered;
+    let action = if action.params.values().any(|v| v == crate::plan::DISCOVER) {
+        discovered = discover(kind, client, action, created).await?;
+        &discovered
+    } else {
+        action
+    };
     let endpoint = request::endpoint(kind, action).map_err(|e| e.to_string())?;
     let url = request::url(endpoint, action, created).map_err(|e: RequestError| e.to_string())?;
     let body = match &action.body {

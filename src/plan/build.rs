@@ -572,11 +572,23 @@ impl Builder<'_> {
                     // One per org (or parent), reset rather than gone: set back as it was.
                     let mut body = writable(kind, &desired);
                     strip_secrets(&mut body);
+                    // Under a parent this plan creates, Okta made it with the parent: its id is
+                    // found when the parent exists.
+                    let new_parent = parent.as_deref().is_some_and(|p| p.starts_with("${id:"));
                     let action = self.action(Op::Update, kind, path, &name);
-                    action.id = id_of(kind, &desired);
+                    action.id = if new_parent {
+                        Some(super::DISCOVER.to_string())
+                    } else {
+                        id_of(kind, &desired)
+                    };
                     action.parent = parent;
                     action.body = Some(body);
-                    action.note = Some("set back as backed up (the org has one, reset)".into());
+                    action.note = Some(if new_parent {
+                        "set as backed up once its parent exists (Okta makes it with the parent)"
+                            .into()
+                    } else {
+                        "set back as backed up (the org has one, reset)".into()
+                    });
                     return Ok(());
                 }
                 if kind.is_system(&desired) {
@@ -814,6 +826,14 @@ impl Builder<'_> {
                 Some(template) => member_request(template, id),
                 None => writable(kind, value),
             });
+            // The member's own fields the endpoint names (`self.label`), from the member.
+            for (name, source) in &kind.primary().params {
+                if source.depth == 0
+                    && let Some(text) = source.path.get(value).and_then(crate::diff::text)
+                {
+                    action.params.insert(name.clone(), text);
+                }
+            }
             if have.contains_key(id) {
                 action.note = Some("assigned again with the backed-up settings".into());
             }
@@ -1013,7 +1033,9 @@ pub fn build(
     }
     let params: Vec<_> = builder.actions.iter().map(|a| builder.params(a)).collect();
     for (action, params) in builder.actions.iter_mut().zip(params) {
-        action.params = params;
+        for (name, value) in params {
+            action.params.entry(name).or_insert(value);
+        }
     }
     // Deletes after everything else, in reverse restore order (children before parents).
     let (mut deletes, mut rest): (Vec<Action>, Vec<Action>) =

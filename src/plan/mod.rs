@@ -155,6 +155,11 @@ impl Plan {
     }
 }
 
+/// The parameter value of an object Okta creates with its parent (a brand's theme): its id is
+/// known only once the parent exists, and `apply` finds it by listing the parent's objects of
+/// that kind.
+pub const DISCOVER: &str = "${discover}";
+
 /// Placeholder for the id of the object a plan creates from `path`.
 pub fn placeholder(path: &str) -> String {
     format!("${{id:{path}}}")

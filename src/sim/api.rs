@@ -1004,6 +1004,27 @@ impl Context<'_> {
                 }
             }
             "user" => self.apply_rules(&mut org, Some(std::slice::from_ref(&id))),
+            "brand" => {
+                // Okta gives each brand exactly one theme, made with it, with Okta's defaults.
+                if let Some(theme) = self.state.catalogue.kind("brand_theme") {
+                    let theme_id = org.new_id("brand_theme");
+                    org.insert(
+                        theme,
+                        Some(theme_id.clone()),
+                        Some(super::org::object_ref("brand", &id)),
+                        json!({
+                            "id": theme_id,
+                            "emailTemplateTouchPointVariant": "OKTA_DEFAULT",
+                            "endUserDashboardTouchPointVariant": "OKTA_DEFAULT",
+                            "errorPageTouchPointVariant": "OKTA_DEFAULT",
+                            "loadingPageTouchPointVariant": "OKTA_DEFAULT",
+                            "primaryColorHex": "#1662dd",
+                            "secondaryColorHex": "#ebebed",
+                            "signInPageTouchPointVariant": "OKTA_DEFAULT"
+                        }),
+                    );
+                }
+            }
             _ => {}
         }
         // 201 or 204 where Okta's spec says so (`PUT /groups/{groupId}/users/{userId}`
@@ -1033,7 +1054,22 @@ impl Context<'_> {
 
     fn replace(&self, body: &Bytes, partial: bool) -> Reply {
         let mut org = self.org();
-        let existing = self.target(&org)?;
+        let existing = match self.target(&org) {
+            Ok(found) => found,
+            // A one-per-org setting that was reset (DELETE /api/v1/org/captcha) is set again by
+            // a write, as Okta does.
+            Err(missing)
+                if self.kind.shape == crate::catalogue::Shape::Singleton
+                    && self.variant.params.values().all(|s| s.depth != 0) =>
+            {
+                let parent = self.parent(&org)?;
+                let id = org.insert(self.kind, None, parent.clone(), json!({}));
+                org.get_at(&self.kind.name, parent.as_ref(), &id)
+                    .cloned()
+                    .ok_or(missing)?
+            }
+            Err(missing) => return Err(missing),
+        };
         let incoming: Value =
             serde_json::from_slice(body).map_err(|_| OktaError::body_not_well_formed())?;
         if !incoming.is_object() {

@@ -744,3 +744,110 @@ fn a_failed_step_stops_apply_and_a_second_apply_resumes_after_what_was_done() {
         .count();
     assert_eq!(sales, 1);
 }
+
+#[test]
+fn a_deleted_brand_is_restored_with_the_theme_okta_makes_for_it() {
+    let sim = Sim::start_unlimited("small");
+    let (_tmp, dir) = init(&sim);
+    let env = basic(&sim);
+    let first = backup(&dir, &[], &env);
+    assert_eq!(first.code, 0, "{}", first.text());
+    let brand = find(&sim, "/api/v1/brands", "/name", "Partner Portal");
+    let brand_id = brand["id"].as_str().unwrap().to_string();
+    block(async {
+        assert!(
+            sim.delete(&format!("/api/v1/brands/{brand_id}"))
+                .await
+                .status()
+                .is_success()
+        );
+    });
+    let plan_file = dir.join("brand.json");
+    let plan_text = plan_file.to_string_lossy().to_string();
+    let made = plan(
+        &dir,
+        &[
+            "--ref",
+            "main",
+            "--out",
+            &plan_text,
+            "--",
+            "okta/brands/Partner Portal.json",
+            "okta/brands/Partner Portal/theme.json",
+        ],
+        &env,
+        false,
+    );
+    // butterfly.toml's default scopes do not manage brands: the plan names the scope to grant.
+    assert_eq!(made.code, 1, "{}", made.text());
+    assert!(
+        made.stdout
+            .contains("the token lacks the scope okta.brands.manage"),
+        "{}",
+        made.stdout
+    );
+    let config = dir.join("butterfly.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("scopes = [", "scopes = [\n  \"okta.brands.manage\",", 1),
+    )
+    .unwrap();
+    crate::support::cli::git(
+        &dir,
+        &[
+            "-c",
+            "user.name=Admin",
+            "-c",
+            "user.email=admin@example.com",
+            "commit",
+            "-qam",
+            "Manage brands",
+        ],
+    );
+    let made = plan(
+        &dir,
+        &[
+            "--ref",
+            "main",
+            "--out",
+            &plan_text,
+            "--",
+            "okta/brands/Partner Portal.json",
+            "okta/brands/Partner Portal/theme.json",
+        ],
+        &env,
+        false,
+    );
+    assert_eq!(made.code, 0, "{}", made.text());
+    assert!(
+        made.stdout.contains("once its parent exists"),
+        "{}",
+        made.stdout
+    );
+    let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
+    command
+        .arg("apply")
+        .arg(&plan_text)
+        .arg("--yes")
+        .arg("-C")
+        .arg(&dir);
+    for var in butterfly::provider::okta::credentials::ENV_VARS {
+        command.env_remove(var);
+    }
+    command.env("BUTTERFLY_FINGERPRINT_KEY", crate::support::TEST_KEY);
+    command.env_remove("CI");
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let applied = Run::from(command.output().unwrap());
+    assert_eq!(applied.code, 0, "{}", applied.text());
+    let restored = find(&sim, "/api/v1/brands", "/name", "Partner Portal");
+    let themes = block(sim.get_json(&format!(
+        "/api/v1/brands/{}/themes",
+        restored["id"].as_str().unwrap()
+    )));
+    assert_eq!(themes[0]["primaryColorHex"], "#0b7a3e", "{themes}");
+    assert_eq!(
+        themes[0]["endUserDashboardTouchPointVariant"],
+        "WHITE_LOGO_BACKGROUND"
+    );
+}
