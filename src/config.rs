@@ -18,6 +18,13 @@
 //!
 //! [restore]
 //! protected_apps = []        # apps (ids or OAuth client ids) a plan never changes
+//!
+//! [[compliance.waivers]]     # a failing rule accepted for one resource file, until a date
+//! rule = "OKTA-PWD-008"
+//! path = "okta/policies/PASSWORD/Default Policy.json"
+//! reason = "Lockout is enforced by the upstream IdP"
+//! approver = "ciso@acme.example"
+//! expires = 2026-12-31
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -38,6 +45,43 @@ pub struct OrgConfig {
     pub backup: BackupSettings,
     #[serde(default)]
     pub restore: RestoreSettings,
+    #[serde(default, skip_serializing_if = "ComplianceSettings::is_empty")]
+    pub compliance: ComplianceSettings,
+}
+
+/// How compliance checks run: the waivers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComplianceSettings {
+    pub waivers: Vec<WaiverSettings>,
+}
+
+impl ComplianceSettings {
+    fn is_empty(&self) -> bool {
+        self.waivers.is_empty()
+    }
+}
+
+/// One `[[compliance.waivers]]`: a rule's failure accepted for one resource file until a date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverSettings {
+    /// The rule id (`OKTA-PWD-008`); where it is in the file, for messages.
+    pub rule: toml::Spanned<String>,
+    /// The resource's file in the org repository (`okta/policies/PASSWORD/Default Policy.json`).
+    pub path: String,
+    pub reason: String,
+    pub approver: String,
+    /// The last day the waiver holds (a TOML date: `expires = 2026-12-31`).
+    pub expires: toml::value::Datetime,
+}
+
+impl WaiverSettings {
+    /// The expiry as a date (`check` makes sure there is one and nothing else).
+    pub fn expiry(&self) -> Option<chrono::NaiveDate> {
+        let date = self.expires.date.filter(|_| self.expires.time.is_none())?;
+        chrono::NaiveDate::from_ymd_opt(date.year.into(), date.month.into(), date.day.into())
+    }
 }
 
 /// How plans and restores run.
@@ -118,6 +162,7 @@ impl OrgConfig {
             },
             backup: BackupSettings::default(),
             restore: RestoreSettings::default(),
+            compliance: ComplianceSettings::default(),
         }
     }
 
@@ -152,11 +197,11 @@ impl OrgConfig {
             path: path.to_path_buf(),
             message: parse_message(text, &e),
         })?;
-        config.check(path, catalogue)?;
+        config.check(text, path, catalogue)?;
         Ok(config)
     }
 
-    fn check(&self, path: &Path, catalogue: &Catalogue) -> Result<(), ConfigError> {
+    fn check(&self, text: &str, path: &Path, catalogue: &Catalogue) -> Result<(), ConfigError> {
         let invalid = |field: &'static str, problem: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             field,
@@ -220,6 +265,46 @@ impl OrgConfig {
                 format!("{unknown:?} is not a kind (butterfly catalogue lists them)"),
             ));
         }
+        self.check_waivers(text, path)
+    }
+
+    fn check_waivers(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        if self.compliance.waivers.is_empty() {
+            return Ok(());
+        }
+        let rules = crate::compliance::okta_rules().map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            field: "compliance.waivers",
+            problem: format!("the rules cannot be loaded to check the waivers: {e}"),
+        })?;
+        for waiver in &self.compliance.waivers {
+            let line = line_of(text, waiver.rule.span().start);
+            let invalid = |problem: String| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                field: "compliance.waivers",
+                problem: format!("line {line}: {problem}"),
+            };
+            let id = waiver.rule.get_ref();
+            if rules.get(id).is_none() {
+                return Err(invalid(format!(
+                    "rule {id:?} is not a rule (butterfly rules list names them)"
+                )));
+            }
+            if waiver.path.trim().is_empty() {
+                return Err(invalid(format!("the waiver of {id} names no path")));
+            }
+            if waiver.reason.trim().is_empty() || waiver.approver.trim().is_empty() {
+                return Err(invalid(format!(
+                    "the waiver of {id} needs a reason and an approver"
+                )));
+            }
+            if waiver.expiry().is_none() {
+                return Err(invalid(format!(
+                    "the waiver of {id} expires {}: not a date (write expires = 2026-12-31)",
+                    waiver.expires
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -259,9 +344,21 @@ impl OrgConfig {
         ));
         text.push_str("exclude_kinds = []\n\n[restore]\n");
         text.push_str("# Apps (ids or OAuth client ids) a plan never changes, besides Butterfly's own client.\n");
-        text.push_str("protected_apps = []\n");
+        text.push_str("protected_apps = []\n\n");
+        text.push_str("# Compliance waivers: a rule's failure accepted for one resource file until a date (inclusive).\n");
+        text.push_str("# [[compliance.waivers]]\n");
+        text.push_str("# rule = \"OKTA-PWD-008\"\n");
+        text.push_str("# path = \"okta/policies/PASSWORD/Default Policy.json\"\n");
+        text.push_str("# reason = \"Lockout is enforced upstream\"\n");
+        text.push_str("# approver = \"ciso@example.com\"\n");
+        text.push_str("# expires = 2026-12-31\n");
         text
     }
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..text.len().min(offset)].matches('\n').count() + 1
 }
 
 fn toml_string(text: &str) -> String {
@@ -349,6 +446,51 @@ mod tests {
             assert!(error.contains(expect), "{text}\n=> {error}");
             assert!(error.starts_with("/repo/butterfly.toml"), "{error}");
         }
+    }
+
+    const BASE: &str = "provider = \"okta\"\n[okta]\ndomain = \"a.okta.com\"\n";
+
+    #[test]
+    fn waivers_are_read_with_their_dates() {
+        let text = format!(
+            "{BASE}\n[[compliance.waivers]]\nrule = \"OKTA-PWD-008\"\npath = \"okta/policies/PASSWORD/Default Policy.json\"\nreason = \"upstream IdP locks\"\napprover = \"ciso@acme.example\"\nexpires = 2026-12-31\n"
+        );
+        let config = parse(&text).unwrap();
+        let waiver = &config.compliance.waivers[0];
+        assert_eq!(waiver.rule.get_ref(), "OKTA-PWD-008");
+        assert_eq!(
+            waiver.expiry(),
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 31)
+        );
+        // Without waivers the section is optional, and init's file has none.
+        assert!(parse(BASE).unwrap().compliance.waivers.is_empty());
+    }
+
+    #[test]
+    fn a_waiver_of_an_unknown_rule_names_its_line() {
+        let text = format!(
+            "{BASE}\n[[compliance.waivers]]\nrule = \"OKTA-PWD-999\"\npath = \"okta/x.json\"\nreason = \"r\"\napprover = \"a\"\nexpires = 2026-12-31\n"
+        );
+        let error = parse(&text).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "/repo/butterfly.toml: compliance.waivers: line 6: rule \"OKTA-PWD-999\" is not a rule (butterfly rules list names them)"
+        );
+        let text = format!(
+            "{BASE}[[compliance.waivers]]\nrule = \"OKTA-PWD-008\"\npath = \"okta/x.json\"\nreason = \"r\"\napprover = \"a\"\nexpires = 2026-12-31T10:00:00Z\n"
+        );
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(
+            error.contains(
+                "line 5: the waiver of OKTA-PWD-008 expires 2026-12-31T10:00:00Z: not a date"
+            ),
+            "{error}"
+        );
+        let text = format!(
+            "{BASE}[[compliance.waivers]]\nrule = \"OKTA-PWD-008\"\npath = \"okta/x.json\"\napprover = \"a\"\nexpires = 2026-12-31\n"
+        );
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("missing field `reason`"), "{error}");
     }
 
     #[test]

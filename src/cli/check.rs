@@ -1,15 +1,16 @@
 //! `butterfly check [-C DIR] [--ref REV] [--framework F] [--profile P] [--severity S]
-//! [--fail-on S] [--as-of TIME] [--format text|json]`: the compliance rules over a revision
-//! (default: the latest snapshot). Exit 0 when nothing fails at or above `--fail-on` (default
-//! `high`), 2 when something does (a `fail` or an `error`), 3 for a usage error.
+//! [--fail-on S] [--as-of TIME] [--baseline REV] [--format text|json|sarif|junit|markdown]`: the
+//! compliance rules over a revision (default: the latest snapshot). Exit 0 when nothing fails at
+//! or above `--fail-on` (default `high`), 2 when something does (a `fail` or an `error`; with
+//! `--baseline`, a new one), 3 for a usage or configuration error.
 
 use anyhow::anyhow;
 
 use super::diff::failure as open_failure;
-use super::{Failure, Format, Outcome, RepoArgs};
+use super::{Failure, Outcome, RepoArgs};
 use crate::catalogue::Catalogue;
-use crate::compliance::report;
 use crate::compliance::{Framework, Profile, Severity, okta_rules};
+use crate::compliance::{junit, markdown, report, sarif};
 use crate::ops::check::{self, CheckError, Options};
 use crate::ops::diff;
 use crate::snapshot::revision::{RevisionError, parse_time};
@@ -45,8 +46,26 @@ pub struct Args {
     #[arg(long, value_name = "TIME")]
     pub as_of: Option<String>,
 
+    /// Report only findings new since this revision (the same check run there): what a pull
+    /// request breaks
+    #[arg(long, value_name = "REV")]
+    pub baseline: Option<String>,
+
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: CheckFormat,
+}
+
+/// `check`'s output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    /// SARIF 2.1.0 for GitHub code scanning
+    Sarif,
+    /// JUnit XML for CI test reports
+    Junit,
+    /// Markdown for a pull-request comment
+    Markdown,
 }
 
 /// Usage errors (exit 3) apart from failures (exit 1).
@@ -81,11 +100,15 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         min_severity: args.severity,
         fail_on: args.fail_on,
         as_of,
+        baseline: args.baseline,
     };
     let report = check::run(&opened, catalogue, rules, &options).map_err(failure)?;
     let text = match args.format {
-        Format::Text => report::text(&report),
-        Format::Json => report::json(&report),
+        CheckFormat::Text => report::text(&report),
+        CheckFormat::Json => report::json(&report),
+        CheckFormat::Sarif => sarif::sarif(&report, &report.sources),
+        CheckFormat::Junit => junit::junit(&report),
+        CheckFormat::Markdown => markdown::markdown(&report),
     };
     print!("{text}");
     Ok(if report.gating().is_empty() {

@@ -78,13 +78,26 @@ pub struct Finding {
     /// The rule's message for a failure, the reason for anything else but a pass.
     pub message: String,
     pub evidence: Vec<Evidence>,
+    /// The waiver that matched this result, if any (`waiver::apply`).
+    pub waiver: Option<WaiverNote>,
+}
+
+/// A waiver as it applied to a result: in force (`waived`) or expired (`fail` again).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaiverNote {
+    pub reason: String,
+    pub approver: String,
+    /// The last day the waiver holds (`YYYY-MM-DD`).
+    pub expires: String,
+    pub expired: bool,
 }
 
 /// Everything one rule gave.
 #[derive(Clone, Debug)]
 pub struct Outcome<'r> {
     pub rule: &'r Rule,
-    /// The worst result: any `fail`, else any `error`, else `pass` if any, else why not.
+    /// The worst result: any `fail`, else any `error`, else `waived`, else `pass` if any, else
+    /// why not.
     pub status: Status,
     pub findings: Vec<Finding>,
 }
@@ -95,10 +108,12 @@ impl Outcome<'_> {
     }
 }
 
-fn summary(findings: &[Finding]) -> Status {
+/// An outcome's status from its results.
+pub fn summary(findings: &[Finding]) -> Status {
     [
         Status::Fail,
         Status::Error,
+        Status::Waived,
         Status::Pass,
         Status::NotEvaluated,
     ]
@@ -114,6 +129,7 @@ fn only(status: Status, message: String) -> Vec<Finding> {
         pointer: None,
         message,
         evidence: Vec::new(),
+        waiver: None,
     }]
 }
 
@@ -229,6 +245,7 @@ impl<'x, 't: 'x> Runner<'x, 't> {
             pointer: Some(resource.pointer.clone()),
             message,
             evidence: evidence_of(&rule.evidence, resource),
+            waiver: None,
         };
         if let Some(select) = &rule.select {
             match env.eval_bool(&select.value) {
@@ -281,6 +298,7 @@ impl<'x, 't: 'x> Runner<'x, 't> {
             pointer,
             message,
             evidence,
+            waiver: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Compliance checks over an org tree (DESIGN.md `compliance`): rules loaded from
 //! `rules/okta/<family>/<ID>.toml` (embedded in the binary, each with its own test cases),
-//! evaluated over the canonical files of a revision, mapped to six frameworks, rendered as text
-//! and JSON.
+//! evaluated over the canonical files of a revision, mapped to six frameworks, rendered as text,
+//! JSON, SARIF, JUnit XML and Markdown.
 //!
 //! - `expr`: the expression language (a CEL subset) and its parser;
 //! - `interp`: evaluating an expression over JSON (values, built-ins, CEL's error rules);
@@ -9,17 +9,27 @@
 //! - `tree`: the files of a revision as resources, with their kinds, parents and joins;
 //! - `eval`: running rules over a tree into results;
 //! - `lint`: every path a rule reads checked against Okta's schema (the catalogue);
-//! - `report`: a run's results as text and JSON.
+//! - `waiver`: `butterfly.toml`'s waivers applied to failures;
+//! - `baseline`: only the findings new since another revision;
+//! - `location`: a JSON pointer's line and column in a file's text;
+//! - `report`: a run's results as text and JSON; `sarif`, `junit`, `markdown`: the same for
+//!   GitHub code scanning, CI test reports and pull-request comments.
 //!
 //! Pure: data in, data out. Reading a revision from git is `ops::check`'s job.
 
+pub mod baseline;
 pub mod eval;
 pub mod expr;
 pub mod interp;
+pub mod junit;
 pub mod lint;
+pub mod location;
+pub mod markdown;
 pub mod report;
 pub mod rule;
+pub mod sarif;
 pub mod tree;
+pub mod waiver;
 
 use std::sync::OnceLock;
 

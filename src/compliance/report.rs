@@ -32,6 +32,18 @@ pub struct Report<'r> {
     pub outcomes: Vec<Outcome<'r>>,
     /// Files under `okta/` that are no kind's (never evaluated).
     pub unknown_files: Vec<String>,
+    /// `--baseline REV`: the revision compared with, and how many of its findings were left out.
+    pub baseline: Option<Baseline>,
+    /// The text of every file a non-passing finding names (SARIF's lines and columns).
+    pub sources: BTreeMap<String, String>,
+}
+
+/// What `--baseline` compared with.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub revision: Revision,
+    /// Failures and errors found at the baseline too, so left out of this report.
+    pub known: usize,
 }
 
 impl Report<'_> {
@@ -82,6 +94,12 @@ fn finding_json(finding: &Finding) -> Value {
         "pointer": finding.pointer,
         "message": finding.message,
         "evidence": evidence,
+        "waiver": finding.waiver.as_ref().map(|w| json!({
+            "reason": w.reason,
+            "approver": w.approver,
+            "expires": w.expires,
+            "expired": w.expired,
+        })),
     })
 }
 
@@ -132,13 +150,17 @@ pub fn json(report: &Report<'_>) -> String {
         "counts": counts,
         "rules": rules,
         "unknown_files": report.unknown_files,
+        "baseline": report.baseline.as_ref().map(|b| json!({
+            "revision": b.revision,
+            "known": b.known,
+        })),
     });
     let mut text = serde_json::to_string_pretty(&out).unwrap_or_default();
     text.push('\n');
     text
 }
 
-fn value_text(value: &Option<Value>) -> String {
+pub(crate) fn value_text(value: &Option<Value>) -> String {
     match value {
         None => "(absent)".into(),
         Some(value) => {
@@ -153,7 +175,7 @@ fn value_text(value: &Option<Value>) -> String {
     }
 }
 
-fn location(finding: &Finding) -> String {
+pub(crate) fn location(finding: &Finding) -> String {
     match (&finding.file, finding.pointer.as_deref()) {
         (Some(file), Some(pointer)) if !pointer.is_empty() => format!("{file} ({pointer})"),
         (Some(file), _) => file.clone(),
@@ -197,13 +219,27 @@ pub fn text(report: &Report<'_>) -> String {
     let counts = report.counts();
     let _ = writeln!(
         out,
-        "  {} fail · {} error · {} not evaluated · {} not applicable · {} pass",
+        "  {} fail · {} error · {} waived · {} not evaluated · {} not applicable · {} pass",
         counts[&Status::Fail],
         counts[&Status::Error],
+        counts[&Status::Waived],
         counts[&Status::NotEvaluated],
         counts[&Status::NotApplicable],
         counts[&Status::Pass]
     );
+    if let Some(baseline) = &report.baseline {
+        let _ = writeln!(
+            out,
+            "  only findings new since {} ({}): {} known there left out",
+            baseline.revision.rev,
+            baseline
+                .revision
+                .commit
+                .as_deref()
+                .map_or("", |c| &c[..c.len().min(12)]),
+            baseline.known
+        );
+    }
     let gating = report.gating();
     if gating.is_empty() {
         let _ = writeln!(out, "  nothing fails at or above {}", report.fail_on);
@@ -229,6 +265,25 @@ pub fn text(report: &Report<'_>) -> String {
         let _ = writeln!(out, "\n{}", severity.as_str().to_uppercase());
         for outcome in failing {
             write_failing(&mut out, outcome, report.framework);
+        }
+    }
+    let waived: Vec<(&Outcome<'_>, &Finding)> = report
+        .outcomes
+        .iter()
+        .flat_map(|o| o.findings.iter().map(move |f| (o, f)))
+        .filter(|(_, f)| f.status == Status::Waived)
+        .collect();
+    if !waived.is_empty() {
+        let _ = writeln!(out, "\nWAIVED");
+        for (outcome, finding) in waived {
+            let _ = writeln!(out, "  {}  {}", outcome.rule.id, location(finding));
+            if let Some(waiver) = &finding.waiver {
+                let _ = writeln!(
+                    out,
+                    "        {} (approved by {}, until {})",
+                    waiver.reason, waiver.approver, waiver.expires
+                );
+            }
         }
     }
     for (status, heading) in [

@@ -158,22 +158,24 @@ pub enum Scope {
     Org,
 }
 
-/// A result's status. `Waived` comes with waivers (a later step).
+/// A result's status. `Waived`: a failure `butterfly.toml` accepts until a date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {
     Fail,
     Error,
     NotEvaluated,
     NotApplicable,
+    Waived,
     Pass,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Fail,
         Status::Error,
         Status::NotEvaluated,
         Status::NotApplicable,
+        Status::Waived,
         Status::Pass,
     ];
 
@@ -184,6 +186,7 @@ impl Status {
             Status::Error => "error",
             Status::NotEvaluated => "not_evaluated",
             Status::NotApplicable => "not_applicable",
+            Status::Waived => "waived",
         }
     }
 }

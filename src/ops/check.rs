@@ -2,18 +2,22 @@
 //! (DESIGN.md's vocabulary; by default the latest snapshot), reads and parses every file under
 //! `okta/`, learns what the backup could not read from the snapshot's commit message
 //! (`Incomplete-Kinds:` and its "Not read" reasons) and what `butterfly.toml` leaves out, fixes
-//! `now` (the commit's time unless `--as-of`), and hands it all to `compliance::eval`.
+//! `now` (the commit's time unless `--as-of`), and hands it all to `compliance::eval`; then
+//! applies `butterfly.toml`'s waivers and, with `--baseline REV`, leaves out what the same check
+//! at REV found too.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::catalogue::Catalogue;
-use crate::compliance::report::Report;
+use crate::compliance::report::{Baseline, Report};
+use crate::compliance::waiver::{self, Waiver};
 use crate::compliance::{
     Context, Coverage, Framework, Index, Profile, Rule, Rules, Severity, Tree, eval,
 };
+use crate::compliance::{Status, baseline};
 use crate::ops::diff::{DiffOpError, Opened, describe};
 use crate::ops::log::parse_message;
 use crate::snapshot::layout;
@@ -34,6 +38,8 @@ pub struct Options {
     pub fail_on: Severity,
     /// `now` for rules that count days; default: the revision's commit time.
     pub as_of: Option<DateTime<Utc>>,
+    /// Report only findings that the same check at this revision did not find.
+    pub baseline: Option<String>,
 }
 
 impl Default for Options {
@@ -45,6 +51,7 @@ impl Default for Options {
             min_severity: Severity::Low,
             fail_on: Severity::High,
             as_of: None,
+            baseline: None,
         }
     }
 }
@@ -66,8 +73,11 @@ pub enum CheckError {
     },
 }
 
+/// The files under `okta/` at a revision: parsed, and their texts.
+type Files = (Vec<(String, Value)>, BTreeMap<String, String>);
+
 /// The files under `okta/` at a revision, parsed.
-fn read_tree(opened: &Opened, rev: Rev, label: &str) -> Result<Vec<(String, Value)>, CheckError> {
+fn read_tree(opened: &Opened, rev: Rev, label: &str) -> Result<Files, CheckError> {
     let repo = &opened.repo;
     let bytes: Vec<(String, Vec<u8>)> = match rev {
         Rev::Commit(commit) => repo
@@ -85,6 +95,7 @@ fn read_tree(opened: &Opened, rev: Rev, label: &str) -> Result<Vec<(String, Valu
         }
     };
     let mut files = Vec::with_capacity(bytes.len());
+    let mut texts = BTreeMap::new();
     for (path, content) in bytes {
         if !path.ends_with(".json") {
             continue;
@@ -94,9 +105,10 @@ fn read_tree(opened: &Opened, rev: Rev, label: &str) -> Result<Vec<(String, Valu
             rev: label.to_string(),
             problem: format!("{e} (line {}, column {})", e.line(), e.column()),
         })?;
+        texts.insert(path.clone(), String::from_utf8_lossy(&content).into_owned());
         files.push((path, value));
     }
-    Ok(files)
+    Ok((files, texts))
 }
 
 /// What the backup behind a revision covered: the commit's `Incomplete-Kinds:` (a commit that
@@ -140,18 +152,47 @@ pub fn selected<'r>(rules: &'r Rules, options: &Options) -> Vec<&'r Rule> {
         .collect()
 }
 
-/// Checks a revision.
+/// Checks a revision: the rules, then `butterfly.toml`'s waivers, then, with `--baseline`, only
+/// what the same check at the baseline did not find.
 pub fn run<'r>(
     opened: &Opened,
     catalogue: &Catalogue,
     rules: &'r Rules,
     options: &Options,
 ) -> Result<Report<'r>, CheckError> {
+    let mut report = run_at(opened, catalogue, rules, options, options.rev.as_deref())?;
+    if let Some(rev) = &options.baseline {
+        let before = run_at(opened, catalogue, rules, options, Some(rev))?;
+        let known = baseline::only_new(&mut report.outcomes, &baseline::keys(&before.outcomes));
+        report.baseline = Some(Baseline {
+            revision: before.revision,
+            known,
+        });
+    }
+    let named: BTreeSet<&str> = report
+        .outcomes
+        .iter()
+        .flat_map(|o| &o.findings)
+        .filter(|f| f.status != Status::Pass)
+        .filter_map(|f| f.file.as_deref())
+        .collect();
+    let named: BTreeSet<String> = named.into_iter().map(str::to_string).collect();
+    report.sources.retain(|path, _| named.contains(path));
+    Ok(report)
+}
+
+fn run_at<'r>(
+    opened: &Opened,
+    catalogue: &Catalogue,
+    rules: &'r Rules,
+    options: &Options,
+    rev: Option<&str>,
+) -> Result<Report<'r>, CheckError> {
     let repo = &opened.repo;
     let branch = &opened.config.backup.branch;
     let snapshots = repo.snapshots(branch)?;
-    let (text, rev) = match &options.rev {
-        Some(text) => (text.clone(), repo.revision(text, branch)?),
+    let (text, rev) = match rev {
+        Some(text) => (text.to_string(), repo.revision(text, branch)?),
         None => {
             let latest = snapshots.first().ok_or(RevisionError::TooFewSnapshots {
                 branch: branch.clone(),
@@ -169,7 +210,7 @@ pub fn run<'r>(
         (None, Rev::Worktree) => snapshots.first().map_or_else(Utc::now, |s| s.time),
     };
     let begun = std::time::Instant::now();
-    let files = read_tree(
+    let (files, sources) = read_tree(
         opened,
         rev,
         if rev == Rev::Worktree {
@@ -188,8 +229,13 @@ pub fn run<'r>(
     };
     let chosen = selected(rules, options);
     let begun = std::time::Instant::now();
-    let outcomes = eval::evaluate(&chosen, &index, &context);
+    let mut outcomes = eval::evaluate(&chosen, &index, &context);
     tracing::debug!(rules = chosen.len(), elapsed = ?begun.elapsed(), "rules evaluated");
+    waiver::apply(
+        &mut outcomes,
+        &Waiver::from_config(&opened.config.compliance),
+        now,
+    );
     Ok(Report {
         revision,
         now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -199,5 +245,7 @@ pub fn run<'r>(
         fail_on: options.fail_on,
         outcomes,
         unknown_files: tree.unknown.clone(),
+        baseline: None,
+        sources,
     })
 }

@@ -2,7 +2,9 @@
 //! repository backed up from the simulator's `small` fixture, whose deliberate weak spots
 //! (fixtures/orgs/small/README.md) the rules must find, each at its file and field; the JSON
 //! shape; `--fail-on` and the exit codes; determinism under `--as-of`; `not_evaluated` when a
-//! kind was not backed up, saying why; `rules lint`, `rules show`, `rules list`.
+//! kind was not backed up, saying why; `rules lint`, `rules show`, `rules list`; SARIF validated
+//! against the SARIF 2.1.0 schema with each result at its field's line and column; JUnit parsed
+//! back; Markdown within a comment's size; `--baseline` over two snapshots; waivers.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -450,4 +452,485 @@ fn a_kind_not_backed_up_is_not_evaluated_and_says_why() {
     );
     // Rules over other kinds still run.
     assert_eq!(rule(&report, "OKTA-PWD-008")["status"], "fail");
+}
+
+/// `check --format <format> <args>` in `dir`.
+fn check_as(dir: &Path, format: &str, args: &[&str]) -> Run {
+    let mut all = vec!["check", "--format", format];
+    all.extend_from_slice(args);
+    butterfly(dir, &all, &Env::new())
+}
+
+fn sarif_schema() -> Value {
+    let path = crate::support::root().join("tests/it/sarif/sarif-schema-2.1.0.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The line and column (1-based) where `needle` ends on the first line holding it.
+fn after(text: &str, needle: &str) -> (u64, u64) {
+    let (index, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle} in the file"));
+    let column = line.find(needle).unwrap() + needle.chars().count() + 1;
+    (index as u64 + 1, column as u64)
+}
+
+#[test]
+fn sarif_is_valid_against_the_schema_and_points_at_the_failing_field() {
+    let run = check_as(&org().dir, "sarif", &[]);
+    assert_eq!(run.code, 2, "{}", run.text());
+    let log: Value = run.json();
+    let schema = sarif_schema();
+    let errors = crate::support::json_schema::validate(&schema, &log);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    // The validator is not vacuous: a broken log fails it.
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["level"] = Value::from("fatal");
+    broken["runs"][0]["tool"]["driver"]["colour"] = Value::from(1);
+    broken["runs"][0]["tool"]["driver"]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
+    let errors = crate::support::json_schema::validate(&schema, &broken);
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+
+    assert_eq!(log["version"], "2.1.0");
+    let run0 = &log["runs"][0];
+    let driver = &run0["tool"]["driver"];
+    assert_eq!(driver["name"], "butterfly");
+    let json = report(&[], 2);
+    let rules = driver["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), json["rules"].as_array().unwrap().len());
+    for rule in rules {
+        for field in ["shortDescription", "fullDescription", "help"] {
+            assert!(
+                !rule[field]["text"].as_str().unwrap().is_empty(),
+                "{rule:#}"
+            );
+        }
+        let score: f64 = rule["properties"]["security-severity"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((0.1..=10.0).contains(&score), "{rule:#}");
+        assert!(
+            rule["help"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("Remediation: ")
+        );
+    }
+    let pwd = rules
+        .iter()
+        .position(|r| r["id"] == "OKTA-PWD-008")
+        .unwrap();
+    assert_eq!(rules[pwd]["properties"]["security-severity"], "8.0");
+    assert_eq!(rules[pwd]["defaultConfiguration"]["level"], "error");
+    let results = run0["results"].as_array().unwrap();
+    let result = results
+        .iter()
+        .find(|r| r["ruleId"] == "OKTA-PWD-008")
+        .expect("a result for OKTA-PWD-008");
+    assert_eq!(result["ruleIndex"], pwd);
+    assert_eq!(result["level"], "error");
+    assert_eq!(
+        result["message"]["text"],
+        "Password policy 'Default Policy' never locks accounts; the baseline profile allows at most 10."
+    );
+    let location = &result["locations"][0]["physicalLocation"];
+    assert_eq!(
+        location["artifactLocation"]["uri"],
+        "okta/policies/PASSWORD/Default%20Policy.json"
+    );
+    // The region is the value of settings.password.lockout.maxAttempts in the file.
+    let text =
+        std::fs::read_to_string(org().dir.join("okta/policies/PASSWORD/Default Policy.json"))
+            .unwrap();
+    let (line, column) = after(&text, "\"maxAttempts\": ");
+    assert_eq!(location["region"]["startLine"], line, "{location:#}");
+    assert_eq!(location["region"]["startColumn"], column, "{location:#}");
+    // A relationship member's field: the element's own line.
+    let adm = results
+        .iter()
+        .find(|r| r["ruleId"] == "OKTA-ADM-006")
+        .unwrap();
+    assert_eq!(adm["properties"]["pointer"], "/0/type");
+    let text = std::fs::read_to_string(org().dir.join("okta/apps/Data Pipeline/admin-roles.json"))
+        .unwrap();
+    let (line, _) = after(&text, "\"type\": \"SUPER_ADMIN\"");
+    assert_eq!(
+        adm["locations"][0]["physicalLocation"]["region"]["startLine"],
+        line
+    );
+    // Every failure is a result, and fingerprints are unique and stable across runs.
+    let failures: u64 = json["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["results"]["fail"].as_u64().unwrap() + r["results"]["error"].as_u64().unwrap())
+        .sum();
+    assert_eq!(results.len() as u64, failures);
+    let prints: std::collections::BTreeSet<&str> = results
+        .iter()
+        .map(|r| {
+            r["partialFingerprints"]["primaryLocationLineHash"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(prints.len(), results.len());
+    let again = check_as(&org().dir, "sarif", &["--as-of", "2030-01-01"]).json();
+    let prints_again: std::collections::BTreeSet<&str> = again["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["partialFingerprints"]["primaryLocationLineHash"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert!(prints.is_subset(&prints_again));
+}
+
+/// A small XML well-formedness check: tags nest and close, attributes are quoted, entities are
+/// known; returns the elements as (name, attributes) in document order.
+fn parse_xml(text: &str) -> Vec<(String, Vec<(String, String)>)> {
+    fn unescape(text: &str) -> String {
+        assert!(!text.contains('<'), "a raw < in {text}");
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(i) = rest.find('&') {
+            out.push_str(&rest[..i]);
+            let end = rest[i..].find(';').expect("an unterminated entity") + i;
+            let entity = &rest[i + 1..end];
+            out.push(match entity {
+                "amp" => '&',
+                "lt" => '<',
+                "gt" => '>',
+                "quot" => '"',
+                "apos" => '\'',
+                e if e.starts_with('#') => char::from_u32(e[1..].parse().unwrap()).unwrap(),
+                e => panic!("unknown entity &{e};"),
+            });
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+    let body = text
+        .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+        .expect("an XML declaration");
+    let mut elements = Vec::new();
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = body;
+    while let Some(start) = rest.find('<') {
+        unescape(&rest[..start]);
+        let end = rest[start..].find('>').unwrap() + start;
+        let tag = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(open.pop().as_deref(), Some(name), "mismatched </{name}>");
+            continue;
+        }
+        let closed = tag.ends_with('/');
+        let tag = tag.trim_end_matches('/');
+        let (name, mut attrs_text) = tag.split_once(' ').unwrap_or((tag, ""));
+        let mut attrs = Vec::new();
+        loop {
+            attrs_text = attrs_text.trim_start();
+            if attrs_text.is_empty() {
+                break;
+            }
+            let (key, after) = attrs_text.split_once("=\"").expect("a quoted attribute");
+            let value_end = after.find('"').unwrap();
+            attrs.push((key.to_string(), unescape(&after[..value_end])));
+            attrs_text = &after[value_end + 1..];
+        }
+        elements.push((name.to_string(), attrs));
+        if !closed {
+            open.push(name.to_string());
+        }
+    }
+    assert!(open.is_empty(), "unclosed {open:?}");
+    assert!(rest.trim().is_empty());
+    elements
+}
+
+fn attr<'a>(element: &'a (String, Vec<(String, String)>), name: &str) -> &'a str {
+    element
+        .1
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {name} on {element:?}"))
+}
+
+#[test]
+fn junit_has_a_suite_per_family_and_a_case_per_rule_and_resource() {
+    let run = check_as(&org().dir, "junit", &[]);
+    assert_eq!(run.code, 2, "{}", run.text());
+    let elements = parse_xml(&run.stdout);
+    let json = report(&[], 2);
+    let sum = |status: &str| -> u64 {
+        json["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["results"][status].as_u64().unwrap())
+            .sum()
+    };
+    let count = |name: &str| elements.iter().filter(|(n, _)| n == name).count() as u64;
+    assert_eq!(count("failure"), sum("fail"));
+    assert_eq!(count("error"), sum("error"));
+    let root = &elements[0];
+    assert_eq!(root.0, "testsuites");
+    assert_eq!(attr(root, "failures"), sum("fail").to_string());
+    assert_eq!(attr(root, "tests"), count("testcase").to_string());
+    let families: std::collections::BTreeSet<&str> = json["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["family"].as_str().unwrap())
+        .collect();
+    assert_eq!(count("testsuite") as usize, families.len());
+    // The failure names the rule, the file and the field, with the message; names with
+    // non-ASCII characters and quotes survive escaping.
+    let index = elements
+        .iter()
+        .position(|(n, a)| {
+            n == "testcase"
+                && a.iter().any(|(k, v)| {
+                    k == "name"
+                        && v == "OKTA-SES-001 okta/policies/OKTA_SIGN_ON/Contractors/rules/Contractors – remember device.json"
+                })
+        })
+        .expect("a testcase for OKTA-SES-001 at the Contractors rule");
+    let failure = &elements[index + 1];
+    assert_eq!(failure.0, "failure");
+    assert!(!attr(failure, "message").is_empty());
+    let case = &elements[index];
+    assert_eq!(attr(case, "classname"), "butterfly.session.OKTA-SES-001");
+    let body_start = run
+        .stdout
+        .find("Contractors – remember device.json&#10;")
+        .unwrap();
+    assert!(
+        run.stdout[body_start..].contains("actions.signon.session.maxSessionIdleMinutes = 480"),
+        "the failure's body names the field and its value"
+    );
+}
+
+#[test]
+fn markdown_fits_a_comment_with_the_summary_first() {
+    let run = check_as(&org().dir, "markdown", &[]);
+    assert_eq!(run.code, 2, "{}", run.text());
+    let text = run.stdout;
+    assert!(text.chars().count() <= 65_536, "{}", text.chars().count());
+    assert!(
+        text.starts_with("## Butterfly compliance: main ("),
+        "{text}"
+    );
+    let table = text.find("| severity | fail |").unwrap();
+    let details = text.find("<details>").unwrap();
+    assert!(table < details);
+    for severity in ["critical", "high", "medium", "low"] {
+        assert!(text.contains(&format!("\n| {severity} | ")), "{severity}");
+    }
+    assert!(text.contains("<b>OKTA-PWD-008</b>"), "{text}");
+    assert!(text.contains("<code>okta/policies/PASSWORD/Default Policy.json</code>"));
+    assert_eq!(
+        text.matches("<details>").count(),
+        text.matches("</details>").count()
+    );
+}
+
+/// Commits the working tree of `dir` as a new commit.
+fn commit_all(dir: &Path, message: &str) {
+    git(dir, &["add", "-A"]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@x",
+            "commit",
+            "-q",
+            "-m",
+            message,
+        ],
+    );
+}
+
+fn edit(dir: &Path, path: &str, from: &str, to: &str) {
+    let file = dir.join(path);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(from), "{path}: no {from}");
+    std::fs::write(&file, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn baseline_reports_only_what_is_new_since_a_revision() {
+    let (_tmp, dir) = copy_of_org();
+    // One weak spot fixed, one introduced.
+    edit(
+        &dir,
+        "okta/policies/PASSWORD/Default Policy.json",
+        "\"maxAttempts\": 0",
+        "\"maxAttempts\": 5",
+    );
+    edit(
+        &dir,
+        "okta/apps/Handbook.json",
+        "\"selfService\": false",
+        "\"selfService\": true",
+    );
+    commit_all(&dir, "a change under review");
+    // The new failure is low: it gates only under --fail-on low.
+    let run = check_in(&dir, &["--ref", "HEAD", "--baseline", "HEAD~1"]);
+    assert_eq!(run.code, 0, "{}", run.text());
+    let run = check_in(
+        &dir,
+        &["--ref", "HEAD", "--baseline", "HEAD~1", "--fail-on", "low"],
+    );
+    assert_eq!(run.code, 2, "{}", run.text());
+    let report = run.json();
+    assert_eq!(report["baseline"]["revision"]["rev"], "HEAD~1");
+    assert!(
+        report["baseline"]["known"].as_u64().unwrap() > 10,
+        "{:#}",
+        report["baseline"]
+    );
+    // Fixed: nothing new fails.
+    assert_eq!(rule(&report, "OKTA-PWD-008")["status"], "pass");
+    // Introduced: only the new file fails, not IT Help Center, which failed before too.
+    let app = rule(&report, "OKTA-APP-002");
+    assert_eq!(app["status"], "fail");
+    let failing: Vec<&str> = app["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "fail")
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, vec!["okta/apps/Handbook.json"]);
+    // Every fail in the report is new.
+    let fails: u64 = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["results"]["fail"].as_u64().unwrap())
+        .sum();
+    assert_eq!(fails, 1, "{:#}", report["counts"]);
+    // SARIF and text honour it too.
+    let sarif = check_as(&dir, "sarif", &["--ref", "HEAD", "--baseline", "HEAD~1"]).json();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{results:#?}");
+    assert_eq!(results[0]["ruleId"], "OKTA-APP-002");
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "okta/apps/Handbook.json"
+    );
+    let text = check_as(&dir, "text", &["--ref", "HEAD", "--baseline", "HEAD~1"]).stdout;
+    assert!(text.contains("only findings new since HEAD~1"), "{text}");
+    assert!(
+        text.contains("OKTA-APP-002") && !text.contains("FAIL  OKTA-PWD-008"),
+        "{text}"
+    );
+    // Against itself, nothing is new: exit 0.
+    let same = check_in(
+        &dir,
+        &["--ref", "HEAD", "--baseline", "HEAD", "--fail-on", "low"],
+    );
+    assert_eq!(same.code, 0, "{}", same.text());
+    // An unknown baseline is a usage error naming it.
+    let bad = check_in(&dir, &["--baseline", "no-such-rev"]);
+    assert_eq!(bad.code, 3, "{}", bad.text());
+    assert!(bad.text().contains("no-such-rev"), "{}", bad.text());
+}
+
+#[test]
+fn waivers_waive_until_they_expire_and_unknown_rules_are_refused() {
+    let (_tmp, dir) = copy_of_org();
+    let config = dir.join("butterfly.toml");
+    let base = std::fs::read_to_string(&config).unwrap();
+    let waivers = "\n[[compliance.waivers]]\nrule = \"OKTA-APP-002\"\npath = \"okta/apps/IT Help Center.json\"\nreason = \"Help desk <requests> & \\\"approvals\\\"\"\napprover = \"ciso@small.example\"\nexpires = 2099-12-31\n\n[[compliance.waivers]]\nrule = \"OKTA-APP-001\"\npath = \"okta/apps/Vendor Portal.json\"\nreason = \"vendor migrates\"\napprover = \"cio@small.example\"\nexpires = 2020-01-01\n";
+    std::fs::write(&config, format!("{base}{waivers}")).unwrap();
+    let report = check_in(&dir, &[]).json();
+    let app = rule(&report, "OKTA-APP-002");
+    assert_eq!(app["status"], "waived", "{app:#}");
+    assert_eq!(app["results"]["waived"], 1);
+    let waived = &app["findings"][0];
+    assert_eq!(waived["status"], "waived");
+    assert_eq!(waived["waiver"]["approver"], "ciso@small.example");
+    assert_eq!(
+        waived["waiver"]["reason"],
+        "Help desk <requests> & \"approvals\""
+    );
+    assert_eq!(report["counts"]["waived"], 1);
+    // The expired one fails again and says when it expired.
+    let vendor = rule(&report, "OKTA-APP-001")["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "okta/apps/Vendor Portal.json")
+        .unwrap()
+        .clone();
+    assert_eq!(vendor["status"], "fail");
+    assert!(
+        vendor["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("(the waiver approved by cio@small.example expired on 2020-01-01)"),
+        "{vendor:#}"
+    );
+    assert_eq!(vendor["waiver"]["expired"], true);
+    // Text, JUnit, Markdown and SARIF show the waiver or leave it out.
+    let text = check_as(&dir, "text", &[]).stdout;
+    assert!(
+        text.contains("WAIVED\n  OKTA-APP-002  okta/apps/IT Help Center.json"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(approved by ciso@small.example, until 2099-12-31)"),
+        "{text}"
+    );
+    let junit = check_as(&dir, "junit", &[]).stdout;
+    let elements = parse_xml(&junit);
+    assert!(elements.iter().any(|e| e.0 == "skipped"
+        && attr(e, "message").starts_with("waived: Help desk <requests> & \"approvals\"")));
+    let markdown = check_as(&dir, "markdown", &[]).stdout;
+    assert!(markdown.contains("1 waived finding"), "{markdown}");
+    assert!(
+        markdown.contains("Help desk &lt;requests&gt; &amp; \"approvals\""),
+        "{markdown}"
+    );
+    let sarif = check_as(&dir, "sarif", &[]).json();
+    assert!(
+        !sarif["runs"][0]["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["ruleId"] == "OKTA-APP-002")
+    );
+    // A waiver of a rule that does not exist: a configuration error naming the line.
+    let line = base.lines().count() + 3;
+    std::fs::write(
+        &config,
+        format!("{base}{}", waivers.replace("OKTA-APP-002", "OKTA-APP-999")),
+    )
+    .unwrap();
+    let bad = check_in(&dir, &[]);
+    assert_eq!(bad.code, 3, "{}", bad.text());
+    assert!(
+        bad.text().contains(&format!(
+            "compliance.waivers: line {line}: rule \"OKTA-APP-999\" is not a rule"
+        )),
+        "{}",
+        bad.text()
+    );
 }

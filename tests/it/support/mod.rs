@@ -3,6 +3,7 @@
 //! every skip into a failure.
 
 pub mod cli;
+pub mod json_schema;
 pub mod openapi;
 pub mod sim;
 
