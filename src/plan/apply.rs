@@ -28,7 +28,11 @@ pub enum RequestError {
 
 /// The endpoint `action` calls.
 pub fn endpoint<'k>(kind: &'k Kind, action: &Action) -> Result<&'k Endpoint, RequestError> {
-    let endpoints = &kind.primary().endpoints;
+    let endpoints = &kind
+        .variants
+        .get(action.variant)
+        .unwrap_or_else(|| kind.primary())
+        .endpoints;
     let (found, op) = match action.op {
         Op::Create | Op::AddMember => (endpoints.create.as_ref(), "create"),
         Op::Update => (
@@ -148,6 +152,7 @@ mod tests {
             body: None,
             changes: Vec::new(),
             note: None,
+            variant: 0,
             params: params
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

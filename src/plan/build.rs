@@ -319,6 +319,68 @@ fn rewrite(
     Ok(())
 }
 
+/// The note of an action some fields of which are not sent.
+fn unsent_note(unsent: &[String]) -> Option<String> {
+    (!unsent.is_empty()).then(|| {
+        format!(
+            "not sent, Okta's request schema has no such field: {}",
+            unsent.join(", ")
+        )
+    })
+}
+
+/// Removes from a request body the members Okta's request schema for the kind does not have
+/// (fields Okta returns but does not take, such as a JWK's `alg` under an app's settings);
+/// returns where they were, for the plan to say so. A kind without a request schema is left
+/// as it is.
+fn requestable(catalogue: &Catalogue, kind: &Kind, body: &mut Value) -> Vec<String> {
+    use crate::catalogue::{FieldPath, Segment};
+    fn walk(
+        index: &crate::catalogue::FieldIndex,
+        value: &mut Value,
+        path: &mut Vec<Segment>,
+        dropped: &mut Vec<String>,
+    ) {
+        match value {
+            Value::Object(map) => {
+                let keys: Vec<String> = map.keys().cloned().collect();
+                for key in keys {
+                    path.push(Segment::Key(key.clone()));
+                    let here = FieldPath::from_segments(path.clone());
+                    if index.has_request_field(&here) {
+                        if let Some(child) = map.get_mut(&key) {
+                            walk(index, child, path, dropped);
+                        }
+                    } else {
+                        map.remove(&key);
+                        dropped.push(here.to_string());
+                    }
+                    path.pop();
+                }
+            }
+            Value::Array(items) => {
+                path.push(Segment::Each);
+                for item in items {
+                    walk(index, item, path, dropped);
+                }
+                path.pop();
+            }
+            _ => {}
+        }
+    }
+    let Some(index) = catalogue.fields(&kind.name) else {
+        return Vec::new();
+    };
+    if index.request.is_empty() {
+        return Vec::new();
+    }
+    let mut dropped = Vec::new();
+    walk(index, body, &mut Vec::new(), &mut dropped);
+    dropped.sort();
+    dropped.dedup();
+    dropped
+}
+
 /// The request that adds `member`, from the kind's template (`{member}` replaced).
 fn member_request(template: &Value, member: &str) -> Value {
     match template {
@@ -410,6 +472,9 @@ impl Builder<'_> {
             changes: Vec::new(),
             note: None,
             params: BTreeMap::new(),
+            variant: layout::resolve(self.catalogue, path)
+                .map(|r| r.variant)
+                .unwrap_or(0),
         });
         let last = self.actions.len() - 1;
         &mut self.actions[last]
@@ -464,7 +529,11 @@ impl Builder<'_> {
             .clone()
             .or_else(|| action.id.clone())
             .unwrap_or_else(|| placeholder(&action.path));
-        for (name, source) in &kind.primary().params {
+        let variant = kind
+            .variants
+            .get(action.variant)
+            .unwrap_or_else(|| kind.primary());
+        for (name, source) in &variant.params {
             let key = source.path.to_string();
             let value = match source.depth {
                 0 if key == "id" => Some(own_id.clone()),
@@ -571,6 +640,7 @@ impl Builder<'_> {
                 {
                     // One per org (or parent), reset rather than gone: set back as it was.
                     let mut body = writable(kind, &desired);
+                    requestable(self.catalogue, kind, &mut body);
                     strip_secrets(&mut body);
                     // Under a parent this plan creates, Okta made it with the parent: its id is
                     // found when the parent exists.
@@ -606,6 +676,7 @@ impl Builder<'_> {
                     return Ok(());
                 }
                 let mut body = writable(kind, &desired);
+                let unsent = requestable(self.catalogue, kind, &mut body);
                 for pointer in strip_secrets(&mut body) {
                     self.manual(kind, path, &name, format!("the secret at `{pointer}` is kept only as a fingerprint: supply it (the object is created without it)"));
                 }
@@ -615,6 +686,7 @@ impl Builder<'_> {
                 let action = self.action(Op::Create, kind, path, &name);
                 action.parent = parent.clone();
                 action.body = Some(body);
+                action.note = unsent_note(&unsent);
                 if let Some(desired_status) = status(&desired)
                     && desired_status != "INACTIVE"
                     && let Some(op) = lifecycle_to(kind, desired_status)
@@ -690,12 +762,14 @@ impl Builder<'_> {
                             action.note = Some("Okta updates it only while inactive".into());
                         }
                         let mut body = writable(kind, &desired);
+                        let unsent = requestable(self.catalogue, kind, &mut body);
                         strip_secrets(&mut body);
                         let action = self.action(Op::Update, kind, path, &name);
                         action.id = live_id.clone();
                         action.parent = parent.clone();
                         action.body = Some(body);
                         action.changes = changes;
+                        action.note = unsent_note(&unsent);
                         if must_deactivate && status(&desired) == Some("ACTIVE") {
                             let action = self.action(Op::Activate, kind, path, &name);
                             action.id = live_id;
@@ -743,6 +817,7 @@ impl Builder<'_> {
             "re-created: a field Okta never changes differs (the object gets a new id)".into(),
         );
         let mut body = writable(kind, desired);
+        requestable(self.catalogue, kind, &mut body);
         strip_secrets(&mut body);
         let action = self.action(Op::Create, kind, path, name);
         action.parent = parent.clone();
@@ -827,7 +902,11 @@ impl Builder<'_> {
                 None => writable(kind, value),
             });
             // The member's own fields the endpoint names (`self.label`), from the member.
-            for (name, source) in &kind.primary().params {
+            let variant = kind
+                .variants
+                .get(action.variant)
+                .unwrap_or_else(|| kind.primary());
+            for (name, source) in &variant.params {
                 if source.depth == 0
                     && let Some(text) = source.path.get(value).and_then(crate::diff::text)
                 {
@@ -1494,6 +1573,7 @@ mod tests {
             changes: Vec::new(),
             note: None,
             params: BTreeMap::new(),
+            variant: 0,
         };
         let ordered = after_their_creates(vec![
             action(

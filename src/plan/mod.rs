@@ -88,6 +88,14 @@ pub struct Action {
     /// a create's lifecycle steps.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, String>,
+    /// Which of the kind's variants the object is (admin role assignments of a user, a group or
+    /// a client have different endpoints).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub variant: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// An action the plan will not take without a flag, or at all.

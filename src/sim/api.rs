@@ -17,6 +17,30 @@ use super::org::{Object, ObjectRef};
 use super::route::{Matched, NoRoute, Role};
 use crate::catalogue::{Kind, Method, Pagination, Shape, Variant};
 
+/// The e-mail templates Okta gives every brand (Okta's "Customize email notifications" list).
+const EMAIL_TEMPLATES: [&str; 20] = [
+    "AccountLockout",
+    "ADForgotPassword",
+    "ADForgotPasswordDenied",
+    "ADSelfServiceUnlock",
+    "ADUserActivation",
+    "AuthenticatorEnrolled",
+    "AuthenticatorReset",
+    "ChangeEmailConfirmation",
+    "EmailChallenge",
+    "ForgotPassword",
+    "ForgotPasswordDenied",
+    "NewSignOnNotification",
+    "OktaVerifyActivation",
+    "PasswordChanged",
+    "PasswordResetByAdmin",
+    "PendingEmailChange",
+    "RegistrationActivation",
+    "RegistrationEmailVerification",
+    "SelfServiceUnlock",
+    "UserActivation",
+];
+
 type Reply = Result<Response, OktaError>;
 
 pub async fn handle(
@@ -1023,6 +1047,41 @@ impl Context<'_> {
                             "signInPageTouchPointVariant": "OKTA_DEFAULT"
                         }),
                     );
+                }
+                // And Okta's e-mail templates (its standard set, plus any the org's other
+                // brands have), each sent to all users.
+                let mut names: std::collections::BTreeSet<String> =
+                    EMAIL_TEMPLATES.iter().map(|n| n.to_string()).collect();
+                names.extend(
+                    org.all("email_template")
+                        .iter()
+                        .filter_map(|t| t.member_str("name")),
+                );
+                let brand = super::org::object_ref("brand", &id);
+                if let (Some(template), Some(settings)) = (
+                    self.state.catalogue.kind("email_template"),
+                    self.state.catalogue.kind("email_template_settings"),
+                ) {
+                    for name in names {
+                        org.insert(
+                            template,
+                            Some(name.clone()),
+                            Some(brand.clone()),
+                            json!({ "name": name }),
+                        );
+                        let Some(parent) = org
+                            .get_at("email_template", Some(&brand), &name)
+                            .map(|t| t.as_parent())
+                        else {
+                            continue;
+                        };
+                        org.insert(
+                            settings,
+                            None,
+                            Some(parent),
+                            json!({ "recipients": "ALL_USERS" }),
+                        );
+                    }
                 }
             }
             _ => {}
