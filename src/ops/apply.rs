@@ -97,6 +97,10 @@ pub struct Entry {
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Fields of a create's answer that later steps need (`field:PATH#FIELD` → value): only
+    /// those the plan names, never the whole answer (it may hold a secret).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
     pub at: String,
 }
 
@@ -296,8 +300,21 @@ pub async fn run(
         {
             created.insert(entry.path.clone(), id.clone());
         }
+        created.extend(entry.fields.clone());
     }
     let resumed = done_steps.len();
+    // Every text of the plan that may hold a placeholder, to know which answer fields to keep.
+    let plan_texts: Vec<String> = plan
+        .actions
+        .iter()
+        .flat_map(|a| {
+            a.params
+                .values()
+                .cloned()
+                .chain(a.body.iter().map(|b| b.to_string()))
+        })
+        .filter(|t| t.contains("${field:"))
+        .collect();
     let mut done = 0;
     for (step, action) in plan.actions.iter().enumerate() {
         if done_steps.contains(&step) {
@@ -305,7 +322,10 @@ pub async fn run(
         }
         on_step(step, action);
         let outcome = execute(catalogue, &client, action, &created).await;
-        let entry = |outcome: &str, id: Option<String>, error: Option<String>| Entry {
+        let entry = |outcome: &str,
+                     id: Option<String>,
+                     error: Option<String>,
+                     fields: BTreeMap<String, String>| Entry {
             plan: plan_hash.clone(),
             step,
             op: action.op,
@@ -314,23 +334,33 @@ pub async fn run(
             outcome: outcome.to_string(),
             id,
             error,
+            fields,
             at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         match outcome {
-            Ok(id) => {
+            Ok((id, answer)) => {
                 if action.op == Op::Create
                     && let Some(id) = &id
                 {
                     created.insert(action.path.clone(), id.clone());
                 }
+                let fields = if action.op == Op::Create {
+                    request::answer_fields(&plan_texts, &action.path, &answer)
+                } else {
+                    BTreeMap::new()
+                };
+                created.extend(fields.clone());
                 append(
                     &journal_file,
-                    &entry("done", id.or(action.id.clone()), None),
+                    &entry("done", id.or(action.id.clone()), None, fields),
                 )?;
                 done += 1;
             }
             Err(error) => {
-                append(&journal_file, &entry("failed", None, Some(error.clone())))?;
+                append(
+                    &journal_file,
+                    &entry("failed", None, Some(error.clone()), BTreeMap::new()),
+                )?;
                 return Err(ApplyError::Failed(Box::new(StepFailed {
                     step: step + 1,
                     op: action.op.as_str(),
@@ -430,13 +460,13 @@ async fn discover(
     Ok(action)
 }
 
-/// Sends one action; the id a create got (or `None`).
+/// Sends one action; the id a create got (or `None`) and the answer's body.
 async fn execute(
     catalogue: &Catalogue,
     client: &crate::provider::okta::Client,
     action: &crate::plan::Action,
     created: &BTreeMap<String, String>,
-) -> Result<Option<String>, String> {
+) -> Result<(Option<String>, Value), String> {
     let kind = catalogue
         .kind(&action.kind)
         .ok_or_else(|| format!("unknown kind {}", action.kind))?;
@@ -471,12 +501,13 @@ async fn execute(
         )
         .await
         .map_err(|e| e.to_string())?;
-    Ok(match action.op {
+    let id = match action.op {
         Op::Create => kind
             .id
             .as_ref()
             .and_then(|p| p.get(&answer.body))
             .and_then(crate::diff::text),
         _ => None,
-    })
+    };
+    Ok((id, answer.body))
 }

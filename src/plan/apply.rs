@@ -49,19 +49,67 @@ pub fn endpoint<'k>(kind: &'k Kind, action: &Action) -> Result<&'k Endpoint, Req
     })
 }
 
-/// Replaces `${id:PATH}` by the id the create of PATH got.
+/// Replaces `${id:PATH}` by the id the create of PATH got, and `${field:PATH#FIELD}` by that
+/// field of its answer (kept under the key `field:PATH#FIELD`). Other text, `${…}` of an Okta
+/// expression included, is left as it is. `None` when a placeholder has no value yet.
 pub fn resolve(text: &str, created: &BTreeMap<String, String>) -> Option<String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = rest.find("${id:") {
+    loop {
+        let next = ["${id:", "${field:"]
+            .iter()
+            .filter_map(|p| rest.find(p).map(|at| (at, *p)))
+            .min();
+        let Some((start, prefix)) = next else { break };
         out.push_str(&rest[..start]);
-        let after = &rest[start + 5..];
+        let after = &rest[start + 2..];
         let end = after.find('}')?;
-        out.push_str(created.get(&after[..end])?);
+        let inner = &after[..end];
+        let value = match prefix {
+            "${id:" => created.get(&inner[3..])?,
+            _ => created.get(inner)?,
+        };
+        out.push_str(value);
         rest = &after[end + 1..];
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// The fields of a create's answer that later steps need (`FIELD` of each
+/// `${field:PATH#FIELD}` the plan holds for `path`), keyed `field:PATH#FIELD`.
+pub fn answer_fields(
+    plan_texts: &[String],
+    path: &str,
+    answer: &Value,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let prefix = format!("${{field:{path}#");
+    for text in plan_texts {
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find(&prefix) {
+            let after = &rest[start + prefix.len()..];
+            let Some(end) = after.find('}') else { break };
+            let field = &after[..end];
+            let (name, last) = match field.strip_suffix("|last_segment") {
+                Some(name) => (name, true),
+                None => (field, false),
+            };
+            if let Some(value) = crate::catalogue::FieldPath::parse(name)
+                .ok()
+                .and_then(|p| p.get(answer).and_then(crate::diff::text))
+            {
+                let value = if last {
+                    value.rsplit('/').next().unwrap_or(&value).to_string()
+                } else {
+                    value
+                };
+                out.insert(format!("field:{path}#{field}"), value);
+            }
+            rest = &after[end + 1..];
+        }
+    }
+    out
 }
 
 /// Every placeholder of a body resolved (an unresolved one names itself).
@@ -71,7 +119,7 @@ pub fn resolve_body(
     path: &str,
 ) -> Result<Value, RequestError> {
     Ok(match value {
-        Value::String(s) if s.contains("${id:") => {
+        Value::String(s) if s.contains("${id:") || s.contains("${field:") => {
             Value::String(resolve(s, created).ok_or_else(|| RequestError::Unresolved {
                 path: path.to_string(),
                 placeholder: s.clone(),
@@ -200,6 +248,26 @@ mod tests {
 
     fn endpoint_of<'k>(kind: &'k Kind, action: &Action) -> &'k Endpoint {
         endpoint(kind, action).unwrap()
+    }
+
+    #[test]
+    fn a_field_of_a_created_parent_is_read_from_its_answer() {
+        let texts =
+            vec!["${field:okta/user-types/C.json#_links.schema.href|last_segment}".to_string()];
+        let answer = serde_json::json!({"id": "otyNEW", "_links": {"schema": {"href": "https://x/api/v1/meta/schemas/user/oscNEW"}}});
+        let fields = answer_fields(&texts, "okta/user-types/C.json", &answer);
+        assert_eq!(
+            fields
+                .get("field:okta/user-types/C.json#_links.schema.href|last_segment")
+                .map(String::as_str),
+            Some("oscNEW")
+        );
+        assert_eq!(resolve(&texts[0], &fields).as_deref(), Some("oscNEW"));
+        // An Okta expression's own `${...}` is not a placeholder.
+        assert_eq!(
+            resolve("${user.login}", &fields).as_deref(),
+            Some("${user.login}")
+        );
     }
 
     #[test]

@@ -543,13 +543,23 @@ impl Builder<'_> {
                     .or_else(|| self.input.desired_files.get(&action.path))
                     .and_then(|b| source.path.get(b))
                     .and_then(crate::diff::text),
-                depth => ancestors.get(depth - 1).and_then(|(_, id, body)| {
+                depth => ancestors.get(depth - 1).and_then(|(path, id, body)| {
+                    let known = body
+                        .as_ref()
+                        .and_then(|b| source.path.get(b))
+                        .and_then(crate::diff::text);
                     if key == "id" {
                         Some(id.clone())
+                    } else if known.is_none() && id.starts_with("${id:") {
+                        // A field only the answer to the parent's create has (its `_links`).
+                        let mut field = key.clone();
+                        if source.last_segment {
+                            field.push_str("|last_segment");
+                        }
+                        out.insert(name.clone(), super::field_placeholder(path, &field));
+                        None
                     } else {
-                        body.as_ref()
-                            .and_then(|b| source.path.get(b))
-                            .and_then(crate::diff::text)
+                        known
                     }
                 }),
             };
@@ -991,12 +1001,15 @@ fn needs(action: &Action) -> BTreeSet<String> {
     fn walk(value: &Value, out: &mut BTreeSet<String>) {
         match value {
             Value::String(s) => {
-                let mut rest = s.as_str();
-                while let Some(start) = rest.find("${id:") {
-                    let after = &rest[start + 5..];
-                    let Some(end) = after.find('}') else { break };
-                    out.insert(after[..end].to_string());
-                    rest = &after[end + 1..];
+                for prefix in ["${id:", "${field:"] {
+                    let mut rest = s.as_str();
+                    while let Some(start) = rest.find(prefix) {
+                        let after = &rest[start + prefix.len()..];
+                        let Some(end) = after.find('}') else { break };
+                        let inner = &after[..end];
+                        out.insert(inner.split('#').next().unwrap_or(inner).to_string());
+                        rest = &after[end + 1..];
+                    }
                 }
             }
             Value::Array(items) => items.iter().for_each(|v| walk(v, out)),

@@ -168,6 +168,12 @@ impl Plan {
 /// that kind.
 pub const DISCOVER: &str = "${discover}";
 
+/// Placeholder for a field of the answer to the create of `path` (`_links.schema.href`, with
+/// `|last_segment` to keep the last segment of a URL).
+pub fn field_placeholder(path: &str, field: &str) -> String {
+    format!("${{field:{path}#{field}}}")
+}
+
 /// Placeholder for the id of the object a plan creates from `path`.
 pub fn placeholder(path: &str) -> String {
     format!("${{id:{path}}}")
