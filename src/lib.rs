@@ -11,5 +11,7 @@ pub mod diff;
 pub mod ops;
 pub mod plan;
 pub mod provider;
+pub mod server;
 pub mod sim;
 pub mod snapshot;
+pub mod store;

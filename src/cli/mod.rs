@@ -4,6 +4,7 @@
 //! Must not hold logic the server or the job workers also need: that lives in the library
 //! (`catalogue`, and later `ops`).
 
+pub mod admin;
 pub mod apply;
 pub mod backup;
 pub mod catalogue;
@@ -92,6 +93,8 @@ pub enum Command {
     Check(check::Args),
     /// The compliance rules: list them, show one, lint them against Okta's schema
     Rules(rules::Args),
+    /// Operate the server's installation: add team members (server in progress, issue #8)
+    Admin(admin::Args),
 }
 
 /// Where the org repository is.
@@ -163,5 +166,6 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Show(args) => show::run(args),
         Command::Check(args) => check::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Admin(args) => admin::run(args),
     }
 }

@@ -1,6 +1,7 @@
 //! The use cases (DESIGN.md `ops/`): what the CLI, the server and the job workers all call.
 //! The only place that composes IO: the Okta client, the snapshot files and git.
 
+pub mod admin;
 pub mod apply;
 pub mod backup;
 pub mod check;

@@ -24,4 +24,5 @@ mod sim_listing;
 mod sim_rules;
 mod sim_state;
 mod sim_validation;
+mod store_db;
 mod support;
