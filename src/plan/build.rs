@@ -113,6 +113,46 @@ fn remove_path(value: &mut Value, segments: &[crate::catalogue::Segment]) {
     }
 }
 
+/// The body of a create: the writable fields, plus the fields the kind cannot change later
+/// that a create sets (a user type's `name`: read-only for an update, required by the create's
+/// request schema).
+fn create_body(catalogue: &Catalogue, kind: &Kind, desired: &Value) -> Value {
+    let mut body = writable(kind, desired);
+    let Some(index) = catalogue.fields(&kind.name) else {
+        return body;
+    };
+    // The status is brought about by lifecycle calls, never sent.
+    for path in kind
+        .read_only
+        .iter()
+        .filter(|p| p.is_single() && p.to_string() != "status")
+    {
+        let settable = index
+            .request
+            .get(&path.to_string())
+            .is_some_and(|info| !info.read_only);
+        if let (true, Some(value), Value::Object(_)) = (settable, path.get(desired), &body) {
+            let value = value.clone();
+            let mut target = &mut body;
+            let segments = path.segments();
+            for (i, segment) in segments.iter().enumerate() {
+                let crate::catalogue::Segment::Key(key) = segment else {
+                    break;
+                };
+                let Value::Object(map) = target else { break };
+                if i + 1 == segments.len() {
+                    map.insert(key.clone(), value);
+                    break;
+                }
+                target = map
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            }
+        }
+    }
+    body
+}
+
 /// A resource's id, as text.
 fn id_of(kind: &Kind, body: &Value) -> Option<String> {
     kind.id
@@ -685,7 +725,7 @@ impl Builder<'_> {
                     );
                     return Ok(());
                 }
-                let mut body = writable(kind, &desired);
+                let mut body = create_body(self.catalogue, kind, &desired);
                 let unsent = requestable(self.catalogue, kind, &mut body);
                 for pointer in strip_secrets(&mut body) {
                     self.manual(kind, path, &name, format!("the secret at `{pointer}` is kept only as a fingerprint: supply it (the object is created without it)"));
@@ -826,7 +866,7 @@ impl Builder<'_> {
         action.note = Some(
             "re-created: a field Okta never changes differs (the object gets a new id)".into(),
         );
-        let mut body = writable(kind, desired);
+        let mut body = create_body(self.catalogue, kind, desired);
         requestable(self.catalogue, kind, &mut body);
         strip_secrets(&mut body);
         let action = self.action(Op::Create, kind, path, name);
@@ -1599,6 +1639,21 @@ mod tests {
         ]);
         let paths: Vec<&str> = ordered.iter().map(|a| a.path.as_str()).collect();
         assert_eq!(paths, vec!["domain", "brand", "other"]);
+    }
+
+    #[test]
+    fn a_create_sends_what_only_a_create_may_set() {
+        let catalogue = Catalogue::okta().unwrap();
+        let kind = catalogue.kind("user_type").unwrap();
+        let body = create_body(
+            catalogue,
+            kind,
+            &json!({"id": "oty1", "name": "Contractor", "displayName": "Contractor", "created": "x"}),
+        );
+        assert_eq!(
+            body,
+            json!({"name": "Contractor", "displayName": "Contractor"})
+        );
     }
 
     #[test]

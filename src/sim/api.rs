@@ -1028,6 +1028,36 @@ impl Context<'_> {
                 }
             }
             "user" => self.apply_rules(&mut org, Some(std::slice::from_ref(&id))),
+            "user_type" => {
+                // Okta makes each user type its profile schema (the base attributes, no custom
+                // ones yet), and the type names it in `_links.schema`.
+                let template = org.all("user_schema").first().map(|o| o.body());
+                if let (Some(schema), Some(mut body)) =
+                    (self.state.catalogue.kind("user_schema"), template)
+                {
+                    let schema_id = org.new_id("user_schema");
+                    let base = body["id"]
+                        .as_str()
+                        .and_then(|u| u.rsplit_once('/'))
+                        .map(|(base, _)| base.to_string())
+                        .unwrap_or_default();
+                    let url = format!("{base}/{schema_id}");
+                    body["id"] = json!(url);
+                    body["title"] = object.member("displayName").unwrap_or(json!(""));
+                    body["created"] = json!(now);
+                    body["definitions"]["custom"]["properties"] = json!({});
+                    body["definitions"]["custom"]["required"] = json!([]);
+                    org.insert(
+                        schema,
+                        Some(url),
+                        Some(super::org::object_ref("user_type", &id)),
+                        body,
+                    );
+                    if let Some(created) = org.get_mut_at("user_type", None, &id) {
+                        created.edit_body(|b| b["_derived"] = json!({ "schema": schema_id }));
+                    }
+                }
+            }
             "brand" => {
                 // Okta gives each brand exactly one theme, made with it, with Okta's defaults.
                 if let Some(theme) = self.state.catalogue.kind("brand_theme") {
@@ -1092,6 +1122,11 @@ impl Context<'_> {
         if status == StatusCode::NO_CONTENT {
             return Ok(status.into_response());
         }
+        // As stored now (a user type names the schema made with it).
+        let object = org
+            .get_at(&self.kind.name, parent.as_ref(), &id)
+            .cloned()
+            .unwrap_or(object);
         let rendered = self.render(&org, &object);
         Ok((status, axum::Json(rendered)).into_response())
     }
