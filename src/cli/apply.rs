@@ -42,6 +42,17 @@ fn failure(e: ApplyError) -> Failure {
     }
 }
 
+/// `[3] create group_rule "Support - auto"` on stderr, as a step starts.
+pub fn print_step(step: usize, action: &crate::plan::Action) {
+    eprintln!(
+        "[{}] {} {} \"{}\"",
+        step + 1,
+        action.op.as_str(),
+        action.kind,
+        action.name
+    );
+}
+
 /// Shows the plan and asks for the org's domain; true when it was typed.
 pub fn confirm(plan: &crate::plan::Plan) -> Result<bool, Failure> {
     eprint!(
@@ -81,13 +92,7 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
     let text_output = args.format == Format::Text;
     let on_step = move |step: usize, action: &crate::plan::Action| {
         if text_output {
-            eprintln!(
-                "[{}] {} {} \"{}\"",
-                step + 1,
-                action.op.as_str(),
-                action.kind,
-                action.name
-            );
+            print_step(step, action);
         }
     };
     let report = runtime

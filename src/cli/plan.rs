@@ -29,17 +29,8 @@ pub struct Args {
     #[arg(long = "kind", value_name = "KIND")]
     pub kinds: Vec<String>,
 
-    /// Delete what the desired tree does not have (within the kinds and paths selected)
-    #[arg(long)]
-    pub prune: bool,
-
-    /// Allow deleting more than 10% of a kind (with 10 or more objects) or more than 25 objects
-    #[arg(long)]
-    pub allow_mass_delete: bool,
-
-    /// Allow admin changes: role assignments, custom roles, resource sets, admin groups (never in CI)
-    #[arg(long)]
-    pub allow_admin_changes: bool,
+    #[command(flatten)]
+    pub safety: SafetyArgs,
 
     /// Write the plan file here (for `butterfly apply`)
     #[arg(long, value_name = "FILE")]
@@ -55,6 +46,50 @@ pub struct Args {
     /// Only files at or under these paths, relative to the repository root (after `--`)
     #[arg(last = true, value_name = "PATH")]
     pub paths: Vec<String>,
+}
+
+/// The flags that allow what a plan refuses by default (`plan` and `restore`).
+#[derive(Debug, clap::Args)]
+pub struct SafetyArgs {
+    /// Delete what the desired tree does not have (within the kinds and paths selected)
+    #[arg(long)]
+    pub prune: bool,
+
+    /// Allow deleting more than 10% of a kind (with 10 or more objects) or more than 25 objects
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+
+    /// Allow admin changes: role assignments, custom roles, resource sets, admin groups (never in CI)
+    #[arg(long)]
+    pub allow_admin_changes: bool,
+}
+
+impl SafetyArgs {
+    /// The plan's options (`CI` read from the environment).
+    pub fn options(&self) -> crate::plan::Options {
+        crate::plan::Options {
+            prune: self.prune,
+            allow_mass_delete: self.allow_mass_delete,
+            allow_admin_changes: self.allow_admin_changes,
+            ci: std::env::var_os("CI").is_some_and(|v| !v.is_empty()),
+            protected_apps: Vec::new(),
+            granted: None,
+        }
+    }
+}
+
+/// Makes a plan of the org `connection` names.
+pub fn make(
+    runtime: &tokio::runtime::Runtime,
+    catalogue: &'static Catalogue,
+    connection: &crate::ops::connection::Connection,
+    options: &Options,
+) -> Result<crate::plan::Plan, Failure> {
+    runtime
+        .block_on(plan::run(catalogue, connection, options, |name| {
+            std::env::var(name).ok()
+        }))
+        .map_err(failure)
 }
 
 pub fn failure(e: PlanOpError) -> Failure {
@@ -74,21 +109,10 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         rev: args.rev,
         kinds: args.kinds.into_iter().collect(),
         paths: args.paths,
-        plan: crate::plan::Options {
-            prune: args.prune,
-            allow_mass_delete: args.allow_mass_delete,
-            allow_admin_changes: args.allow_admin_changes,
-            ci: std::env::var_os("CI").is_some_and(|v| !v.is_empty()),
-            protected_apps: Vec::new(),
-            granted: None,
-        },
+        plan: args.safety.options(),
     };
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
-    let plan = runtime
-        .block_on(plan::run(catalogue, &connection, &options, |name| {
-            std::env::var(name).ok()
-        }))
-        .map_err(failure)?;
+    let plan = make(&runtime, catalogue, &connection, &options)?;
     let text = match args.format {
         DiffFormat::Text => render::text(
             &plan,

@@ -31,17 +31,8 @@ pub struct Args {
     #[arg(long = "kind", value_name = "KIND")]
     pub kinds: Vec<String>,
 
-    /// Also delete what the snapshot does not have (within the kinds and paths selected)
-    #[arg(long)]
-    pub prune: bool,
-
-    /// Allow deleting more than 10% of a kind (with 10 or more objects) or more than 25 objects
-    #[arg(long)]
-    pub allow_mass_delete: bool,
-
-    /// Allow admin changes: role assignments, custom roles, resource sets, admin groups (never in CI)
-    #[arg(long)]
-    pub allow_admin_changes: bool,
+    #[command(flatten)]
+    pub safety: super::plan::SafetyArgs,
 
     /// Apply without asking (needed when there is no terminal)
     #[arg(long, conflicts_with = "dry_run")]
@@ -63,21 +54,10 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         rev: Some(args.rev.clone()),
         kinds: args.kinds.into_iter().collect(),
         paths: args.paths,
-        plan: crate::plan::Options {
-            prune: args.prune,
-            allow_mass_delete: args.allow_mass_delete,
-            allow_admin_changes: args.allow_admin_changes,
-            ci: std::env::var_os("CI").is_some_and(|v| !v.is_empty()),
-            protected_apps: Vec::new(),
-            granted: None,
-        },
+        plan: args.safety.options(),
     };
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
-    let plan = runtime
-        .block_on(plan::run(catalogue, &connection, &options, |name| {
-            std::env::var(name).ok()
-        }))
-        .map_err(super::plan::failure)?;
+    let plan = super::plan::make(&runtime, catalogue, &connection, &options)?;
     let style = Style {
         colour: super::diff::colour(),
     };
@@ -119,15 +99,7 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
     ));
     plan::write(&plan, &file).with_context(|| format!("writing {}", file.display()))?;
     println!("\nPlan kept at {}", file.display());
-    let on_step = |step: usize, action: &crate::plan::Action| {
-        eprintln!(
-            "[{}] {} {} \"{}\"",
-            step + 1,
-            action.op.as_str(),
-            action.kind,
-            action.name
-        );
-    };
+    let on_step = super::apply::print_step;
     let report = runtime
         .block_on(apply::run(
             catalogue,

@@ -20,13 +20,17 @@ fn block<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// `butterfly plan <args> -C dir`, with `CI` removed unless `ci`.
-fn plan(dir: &Path, args: &[&str], env: &Env, ci: bool) -> Run {
-    let mut all = vec!["plan"];
+/// `butterfly <sub> <args> -C dir [-- PATH...]` with the simulator's credentials, no terminal,
+/// and `CI` removed unless `ci`.
+fn run(sub: &str, dir: &Path, args: &[&str], env: &Env, ci: bool) -> Run {
     let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
-    all.extend_from_slice(&args[..split]);
     let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
-    command.args(&all).arg("-C").arg(dir).args(&args[split..]);
+    command
+        .arg(sub)
+        .args(&args[..split])
+        .arg("-C")
+        .arg(dir)
+        .args(&args[split..]);
     for var in butterfly::provider::okta::credentials::ENV_VARS {
         command.env_remove(var);
     }
@@ -37,7 +41,12 @@ fn plan(dir: &Path, args: &[&str], env: &Env, ci: bool) -> Run {
     } else {
         command.env_remove("CI");
     }
-    Run::from(command.output().expect("run butterfly plan"))
+    command.stdin(std::process::Stdio::null());
+    Run::from(command.output().expect("run butterfly"))
+}
+
+fn plan(dir: &Path, args: &[&str], env: &Env, ci: bool) -> Run {
+    run("plan", dir, args, env, ci)
 }
 
 fn find(sim: &Sim, path: &str, key: &str, name: &str) -> Value {
@@ -403,18 +412,7 @@ fn apply_restores_a_deleted_group_rule_then_backs_up_and_refuses_a_stale_plan() 
     assert_eq!(made.code, 0, "{}", made.text());
 
     // Without a terminal, apply needs --yes.
-    let apply = |args: &[&str]| -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
-        command.arg("apply").args(args).arg("-C").arg(&dir);
-        for var in butterfly::provider::okta::credentials::ENV_VARS {
-            command.env_remove(var);
-        }
-        command.env("BUTTERFLY_FINGERPRINT_KEY", crate::support::TEST_KEY);
-        command.env_remove("CI");
-        command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-        command.stdin(std::process::Stdio::null());
-        Run::from(command.output().expect("run butterfly apply"))
-    };
+    let apply = |args: &[&str]| -> Run { run("apply", &dir, args, &env, false) };
     let unconfirmed = apply(&[&plan_text]);
     assert_eq!(unconfirmed.code, 3, "{}", unconfirmed.text());
     assert!(
@@ -545,17 +543,9 @@ fn restore_previews_confirms_and_restores_one_group_rule() {
         );
     });
     let restore = |args: &[&str]| -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
-        command.arg("restore").args(args).arg("-C").arg(&dir);
-        command.args(["--", "okta/group-rules/Support - auto.json"]);
-        for var in butterfly::provider::okta::credentials::ENV_VARS {
-            command.env_remove(var);
-        }
-        command.env("BUTTERFLY_FINGERPRINT_KEY", crate::support::TEST_KEY);
-        command.env_remove("CI");
-        command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-        command.stdin(std::process::Stdio::null());
-        Run::from(command.output().expect("run butterfly restore"))
+        let mut all = args.to_vec();
+        all.extend(["--", "okta/group-rules/Support - auto.json"]);
+        run("restore", &dir, &all, &env, false)
     };
     let rules_named = |name: &str| {
         block(sim.get_json("/api/v1/groups/rules?limit=200"))
@@ -612,18 +602,13 @@ fn restore_previews_confirms_and_restores_one_group_rule() {
     assert_eq!(made.code, 0, "{}", made.text());
     let other = Sim::start_unlimited("small");
     let (_other_tmp, other_dir) = init(&other);
-    let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
-    command
-        .arg("apply")
-        .arg(&plan_text)
-        .arg("--yes")
-        .arg("-C")
-        .arg(&other_dir);
-    for var in butterfly::provider::okta::credentials::ENV_VARS {
-        command.env_remove(var);
-    }
-    command.envs(basic(&other).iter().map(|(k, v)| (*k, v.as_str())));
-    let refused = Run::from(command.output().unwrap());
+    let refused = run(
+        "apply",
+        &other_dir,
+        &[&plan_text, "--yes"],
+        &basic(&other),
+        false,
+    );
     assert_eq!(refused.code, 3, "{}", refused.text());
     assert!(
         refused.stderr.contains("the plan is for 127.0.0.1:"),
@@ -687,22 +672,7 @@ fn a_failed_step_stops_apply_and_a_second_apply_resumes_after_what_was_done() {
                 .is_success()
         );
     });
-    let apply = || -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
-        command
-            .arg("apply")
-            .arg(&plan_text)
-            .arg("--yes")
-            .arg("-C")
-            .arg(&dir);
-        for var in butterfly::provider::okta::credentials::ENV_VARS {
-            command.env_remove(var);
-        }
-        command.env("BUTTERFLY_FINGERPRINT_KEY", crate::support::TEST_KEY);
-        command.env_remove("CI");
-        command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-        Run::from(command.output().expect("run butterfly apply"))
-    };
+    let apply = || -> Run { run("apply", &dir, &[&plan_text, "--yes"], &env, false) };
     let failed = apply();
     assert_eq!(failed.code, 1, "{}", failed.text());
     assert!(
@@ -825,20 +795,7 @@ fn a_deleted_brand_is_restored_with_the_theme_okta_makes_for_it() {
         "{}",
         made.stdout
     );
-    let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
-    command
-        .arg("apply")
-        .arg(&plan_text)
-        .arg("--yes")
-        .arg("-C")
-        .arg(&dir);
-    for var in butterfly::provider::okta::credentials::ENV_VARS {
-        command.env_remove(var);
-    }
-    command.env("BUTTERFLY_FINGERPRINT_KEY", crate::support::TEST_KEY);
-    command.env_remove("CI");
-    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-    let applied = Run::from(command.output().unwrap());
+    let applied = run("apply", &dir, &[&plan_text, "--yes"], &env, false);
     assert_eq!(applied.code, 0, "{}", applied.text());
     let restored = find(&sim, "/api/v1/brands", "/name", "Partner Portal");
     let themes = block(sim.get_json(&format!(
