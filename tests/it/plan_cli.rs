@@ -49,6 +49,28 @@ fn plan(dir: &Path, args: &[&str], env: &Env, ci: bool) -> Run {
     run("plan", dir, args, env, ci)
 }
 
+/// Deactivates and deletes the group rule `name` (with the users it added when `remove_users`),
+/// as an admin cleaning up would; returns the rule as it was.
+fn delete_group_rule(sim: &Sim, name: &str, remove_users: bool) -> Value {
+    let rule = find(sim, "/api/v1/groups/rules?limit=200", "/name", name);
+    let id = rule["id"].as_str().unwrap().to_string();
+    block(async {
+        let (status, body) = status_and_body(
+            sim.post_empty(&format!("/api/v1/groups/rules/{id}/lifecycle/deactivate"))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+        let deleted = sim
+            .delete(&format!(
+                "/api/v1/groups/rules/{id}?removeUsers={remove_users}"
+            ))
+            .await;
+        assert!(deleted.status().is_success(), "{:?}", deleted.status());
+    });
+    rule
+}
+
 fn find(sim: &Sim, path: &str, key: &str, name: &str) -> Value {
     let list = block(sim.get_json(path));
     list.as_array()
@@ -93,27 +115,7 @@ fn plans_converge_restore_single_resources_and_refuse_what_is_unsafe() {
     assert_eq!(empty.json()["actions"], json!([]), "{}", empty.stdout);
 
     // Incident 3: the group rule feeding Support is removed with its users.
-    let rule = find(
-        &sim,
-        "/api/v1/groups/rules?limit=200",
-        "/name",
-        "Support - auto",
-    );
-    let rule_id = rule["id"].as_str().unwrap().to_string();
-    block(async {
-        let (status, body) = status_and_body(
-            sim.post_empty(&format!(
-                "/api/v1/groups/rules/{rule_id}/lifecycle/deactivate"
-            ))
-            .await,
-        )
-        .await;
-        assert_eq!(status, 204, "{body}");
-        let deleted = sim
-            .delete(&format!("/api/v1/groups/rules/{rule_id}?removeUsers=true"))
-            .await;
-        assert!(deleted.status().is_success());
-    });
+    delete_group_rule(&sim, "Support - auto", true);
     // Incident 1: the engineers' sign-on rule tightened.
     let policy = find(
         &sim,
@@ -390,16 +392,7 @@ fn apply_restores_a_deleted_group_rule_then_backs_up_and_refuses_a_stale_plan() 
             .as_array()
             .unwrap()
             .len();
-    block(async {
-        sim.post_empty(&format!(
-            "/api/v1/groups/rules/{rule_id}/lifecycle/deactivate"
-        ))
-        .await;
-        let deleted = sim
-            .delete(&format!("/api/v1/groups/rules/{rule_id}?removeUsers=true"))
-            .await;
-        assert!(deleted.status().is_success());
-    });
+    delete_group_rule(&sim, "Support - auto", true);
     let path = "okta/group-rules/Support - auto.json";
     let plan_file = dir.join("restore.json");
     let plan_text = plan_file.to_string_lossy().to_string();
@@ -523,25 +516,7 @@ fn restore_previews_confirms_and_restores_one_group_rule() {
     let env = basic(&sim);
     let first = backup(&dir, &[], &env);
     assert_eq!(first.code, 0, "{}", first.text());
-    let rule = find(
-        &sim,
-        "/api/v1/groups/rules?limit=200",
-        "/name",
-        "Support - auto",
-    );
-    let rule_id = rule["id"].as_str().unwrap().to_string();
-    block(async {
-        sim.post_empty(&format!(
-            "/api/v1/groups/rules/{rule_id}/lifecycle/deactivate"
-        ))
-        .await;
-        assert!(
-            sim.delete(&format!("/api/v1/groups/rules/{rule_id}?removeUsers=true"))
-                .await
-                .status()
-                .is_success()
-        );
-    });
+    delete_group_rule(&sim, "Support - auto", true);
     let restore = |args: &[&str]| -> Run {
         let mut all = args.to_vec();
         all.extend(["--", "okta/group-rules/Support - auto.json"]);
@@ -627,24 +602,13 @@ fn a_failed_step_stops_apply_and_a_second_apply_resumes_after_what_was_done() {
     // Two rules deleted; a plan restores both.
     let mut targets = Vec::new();
     for name in ["Sales - auto", "Support - auto"] {
-        let rule = find(&sim, "/api/v1/groups/rules?limit=200", "/name", name);
-        let id = rule["id"].as_str().unwrap().to_string();
+        let rule = delete_group_rule(&sim, name, false);
         targets.push(
             rule["actions"]["assignUserToGroups"]["groupIds"][0]
                 .as_str()
                 .unwrap()
                 .to_string(),
         );
-        block(async {
-            sim.post_empty(&format!("/api/v1/groups/rules/{id}/lifecycle/deactivate"))
-                .await;
-            assert!(
-                sim.delete(&format!("/api/v1/groups/rules/{id}"))
-                    .await
-                    .status()
-                    .is_success()
-            );
-        });
     }
     let plan_file = dir.join("two.json");
     let plan_text = plan_file.to_string_lossy().to_string();
