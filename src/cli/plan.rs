@@ -32,6 +32,11 @@ pub struct Args {
     #[command(flatten)]
     pub safety: SafetyArgs,
 
+    /// Plan for another org: the org repository of the target (its butterfly.toml and the
+    /// credentials in the environment are the target's); the desired tree stays this one's
+    #[arg(long, value_name = "DIR")]
+    pub target: Option<PathBuf>,
+
     /// Write the plan file here (for `butterfly apply`)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -104,12 +109,25 @@ pub fn failure(e: PlanOpError) -> Failure {
 
 pub fn run(args: Args) -> Result<Outcome, Failure> {
     let catalogue = Catalogue::okta().map_err(|e| anyhow!("{e}"))?;
-    let connection = super::test_connection::open(&args.repo, catalogue)?;
+    // Across orgs, the live org is the target's and the desired tree this repository's.
+    let (connection, source) = match &args.target {
+        Some(target) => (
+            super::test_connection::open(
+                &RepoArgs {
+                    dir: target.clone(),
+                },
+                catalogue,
+            )?,
+            Some(args.repo.dir.clone()),
+        ),
+        None => (super::test_connection::open(&args.repo, catalogue)?, None),
+    };
     let options = Options {
         rev: args.rev,
         kinds: args.kinds.into_iter().collect(),
         paths: args.paths,
         plan: args.safety.options(),
+        source,
     };
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
     let plan = make(&runtime, catalogue, &connection, &options)?;

@@ -55,6 +55,7 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         kinds: args.kinds.into_iter().collect(),
         paths: args.paths,
         plan: args.safety.options(),
+        source: None,
     };
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
     let plan = super::plan::make(&runtime, catalogue, &connection, &options)?;

@@ -31,6 +31,10 @@ pub struct Options {
     pub kinds: BTreeSet<String>,
     pub paths: Vec<String>,
     pub plan: plan::Options,
+    /// The org repository holding the desired tree, when it is another org's (`--target`:
+    /// the connection is the target org, this the source, e.g. prod → staging). Default: the
+    /// connection's own repository.
+    pub source: Option<std::path::PathBuf>,
 }
 
 /// Why no plan was made.
@@ -66,6 +70,8 @@ pub enum PlanOpError {
     Plan(#[from] PlanError),
     #[error("the fingerprint key: {0}")]
     Key(String),
+    #[error("the source repository: {0}")]
+    Source(String),
 }
 
 /// True when `path` is at or under one of `paths` (with or without `.json`).
@@ -159,8 +165,21 @@ pub async fn run(
             return Err(PlanOpError::UnknownKind(kind.clone()));
         }
     }
-    let repo = OrgRepo::open(&connection.root)?;
-    let branch = &connection.config.backup.branch;
+    // The desired tree: this org's repository, or another org's (`--target`).
+    let (repo, branch) = match &options.source {
+        None => (
+            OrgRepo::open(&connection.root)?,
+            connection.config.backup.branch.clone(),
+        ),
+        Some(dir) => {
+            let root = crate::config::OrgConfig::find_root(dir)
+                .map_err(|e| PlanOpError::Source(e.to_string()))?;
+            let config = crate::config::OrgConfig::load(&root, catalogue)
+                .map_err(|e| PlanOpError::Source(e.to_string()))?;
+            (OrgRepo::open(&root)?, config.backup.branch)
+        }
+    };
+    let branch = &branch;
     let label = match &options.rev {
         Some(rev) => rev.clone(),
         None if repo.git().workdir().is_some() => WORKTREE.to_string(),
@@ -180,10 +199,11 @@ pub async fn run(
         .filter_map(|p| layout::resolve(catalogue, p).map(|r| r.kind.name.clone()))
         .collect();
     selected.extend(options.kinds.iter().cloned());
-    let key = super::key::load(&repo, &var)
+    drop(repo);
+    // Live secrets are fingerprinted with the live org's key.
+    let key = super::key::load(&OrgRepo::open(&connection.root)?, &var)
         .map_err(|e| PlanOpError::Key(e.to_string()))?
         .map(|(key, _)| key);
-    drop(repo);
 
     // The live org, as a backup would write it.
     let client = Arc::clone(&connection.client);

@@ -297,6 +297,14 @@ fn rewrite(
             };
             let mut new_text = text.clone();
             for id in ids {
+                // Outside the selection, the live object at the same file (natural key): the
+                // same group in another org, or re-created with a new id.
+                let by_file = input
+                    .desired_index
+                    .get(&id)
+                    .and_then(|file| input.live_files.get(file))
+                    .and_then(|live| live.get("id"))
+                    .and_then(crate::diff::text);
                 let target = match matching.ids.get(&(reference.kind.clone(), id.clone())) {
                     Some(target) => target.clone(),
                     None if matching
@@ -305,6 +313,7 @@ fn rewrite(
                     {
                         id.clone()
                     }
+                    None if by_file.is_some() => by_file.clone().unwrap_or_default(),
                     None => {
                         // Several kinds may be declared at one path (a mapping's source): only
                         // the one that has the id counts.

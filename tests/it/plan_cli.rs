@@ -772,3 +772,56 @@ fn a_deleted_brand_is_restored_with_the_theme_okta_makes_for_it() {
         "WHITE_LOGO_BACKGROUND"
     );
 }
+
+#[test]
+fn a_plan_can_target_another_org_matching_by_name_and_rewriting_ids() {
+    // Org A is `small`; org B is the same org with every id new (a standby, a staging org).
+    let a = Sim::start_unlimited("small");
+    let (_tmp_a, dir_a) = init(&a);
+    let first = backup(&dir_a, &[], &basic(&a));
+    assert_eq!(first.code, 0, "{}", first.text());
+    let b = Sim::start_named("small", &["--fresh-ids"]);
+    let (_tmp_b, dir_b) = init(&b);
+    let env_b = basic(&b);
+    let target = dir_b.to_string_lossy().to_string();
+    // A group rule as A has it, planned against B: matched by name, its group's id rewritten
+    // to B's: nothing to do.
+    let rule = "okta/group-rules/Sales - auto.json";
+    let same = plan(
+        &dir_a,
+        &[
+            "--ref", "main", "--target", &target, "--format", "json", "--", rule,
+        ],
+        &env_b,
+        false,
+    );
+    assert_eq!(same.code, 0, "{}", same.text());
+    let same = same.json();
+    assert!(
+        same["org"]
+            .as_str()
+            .unwrap()
+            .contains(b.url.trim_start_matches("http://")),
+        "{same:#}"
+    );
+    assert_eq!(same["actions"], json!([]), "{same:#}");
+    // Deleted in B: created there from A's file, pointing at B's group.
+    delete_group_rule(&b, "Sales - auto", false);
+    let create = plan(
+        &dir_a,
+        &[
+            "--ref", "main", "--target", &target, "--format", "json", "--", rule,
+        ],
+        &env_b,
+        false,
+    );
+    assert_eq!(create.code, 0, "{}", create.text());
+    let create = create.json();
+    assert_eq!(create["actions"][0]["op"], "create", "{create:#}");
+    let b_group = find(&b, "/api/v1/groups?limit=200", "/profile/name", "Sales")["id"].clone();
+    assert_ne!(b_group, json!("00g1smgdept010000000"));
+    assert_eq!(
+        create["actions"][0]["body"]["actions"]["assignUserToGroups"]["groupIds"],
+        json!([b_group])
+    );
+}
