@@ -17,7 +17,6 @@ use chrono::Utc;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::backup::collect::Texts;
 use super::backup::{self, read_org};
@@ -134,8 +133,7 @@ pub fn read_plan(path: &Path) -> Result<(Plan, String), ApplyError> {
             plan.version
         )));
     }
-    let digest = Sha256::digest(&bytes);
-    Ok((plan, digest.iter().map(|b| format!("{b:02x}")).collect()))
+    Ok((plan, crate::plan::sha256_hex(&bytes)))
 }
 
 /// The journal's path beside the plan file.
@@ -187,13 +185,6 @@ fn append(path: &Path, entry: &Entry) -> Result<(), ApplyError> {
     file.sync_data().map_err(error)
 }
 
-fn sha256_text(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The live objects of the plan's paths that changed since it was made, apart from those this
 /// plan's journal says it changed.
 async fn stale(
@@ -240,7 +231,9 @@ async fn stale(
     let touched_ids: BTreeSet<&str> = journal.iter().filter_map(|e| e.id.as_deref()).collect();
     let mut changed = Vec::new();
     for (path, hash) in &plan.live {
-        let current = now.get(path.as_str()).map(|t| sha256_text(t));
+        let current = now
+            .get(path.as_str())
+            .map(|t| crate::plan::sha256_hex(t.as_bytes()));
         if current.as_deref() == Some(hash.as_str()) {
             continue;
         }
@@ -485,13 +478,8 @@ async fn execute(
         }
         _ => None,
     };
-    let method = match endpoint.method {
-        crate::catalogue::Method::Get => Method::GET,
-        crate::catalogue::Method::Post => Method::POST,
-        crate::catalogue::Method::Put => Method::PUT,
-        crate::catalogue::Method::Patch => Method::PATCH,
-        crate::catalogue::Method::Delete => Method::DELETE,
-    };
+    let method = Method::from_bytes(endpoint.method.as_str().as_bytes())
+        .map_err(|e| format!("{}: {e}", endpoint.method))?;
     let answer = client
         .send(
             method,

@@ -178,14 +178,9 @@ impl<'r> RepoSide<'r> {
         }
     }
 
-    /// Parses a file's bytes.
+    /// Parses a file's bytes, naming the file and the side when it is not JSON.
     pub fn parse(&self, path: &str, bytes: &[u8]) -> Result<Value, ReadError> {
-        serde_json::from_slice(bytes).map_err(|e| {
-            self.read_error(
-                path,
-                format!("not JSON: {e} (line {}, column {})", e.line(), e.column()),
-            )
-        })
+        crate::diff::parse(bytes, path, self)
     }
 
     fn index(&self) -> &HashMap<String, IndexEntry> {
@@ -196,11 +191,6 @@ impl<'r> RepoSide<'r> {
     /// Gives the side its index, parsed elsewhere (another thread).
     pub fn set_index(&self, index: HashMap<String, IndexEntry>) {
         let _ = self.index.set(index);
-    }
-
-    /// Keeps a file read, for the next time it is asked for.
-    fn remember(&self, path: &str, value: Option<Value>) {
-        self.files.borrow_mut().insert(path.to_string(), value);
     }
 }
 
@@ -226,7 +216,9 @@ impl Side for RepoSide<'_> {
             .read(path)
             .map_err(|e| self.read_error(path, e.to_string()))?;
         let value = bytes.map(|b| self.parse(path, &b)).transpose()?;
-        self.remember(path, value.clone());
+        self.files
+            .borrow_mut()
+            .insert(path.to_string(), value.clone());
         Ok(value)
     }
 

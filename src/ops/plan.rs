@@ -74,19 +74,6 @@ pub enum PlanOpError {
     Source(String),
 }
 
-/// True when `path` is at or under one of `paths` (with or without `.json`).
-fn under(path: &str, paths: &[String]) -> bool {
-    paths.is_empty()
-        || paths.iter().any(|wanted| {
-            let wanted = wanted.trim_start_matches("./").trim_end_matches('/');
-            path == wanted
-                || path.strip_suffix(".json") == Some(wanted)
-                || path
-                    .strip_prefix(wanted)
-                    .is_some_and(|rest| rest.starts_with('/'))
-        })
-}
-
 /// Files by path, parsed.
 type Files = BTreeMap<String, Value>;
 
@@ -106,7 +93,7 @@ fn desired(
     };
     let mut files = BTreeMap::new();
     for path in repo.files_under(rev, layout::ROOT)? {
-        if !under(&path, &options.paths) {
+        if !super::diff::selected(&path, &options.paths) {
             continue;
         }
         let Some(resolved) = layout::resolve(catalogue, &path) else {
@@ -262,7 +249,7 @@ pub async fn run(
         options: plan_options,
     };
     let in_selection = |path: &str, kind: &Kind| {
-        under(path, &options.paths)
+        super::diff::selected(path, &options.paths)
             && (options.kinds.is_empty() || options.kinds.contains(&kind.name))
             && (!options.kinds.is_empty()
                 || !options.paths.is_empty()

@@ -201,6 +201,7 @@ mod tests {
             changes: Vec::new(),
             note: None,
             variant: 0,
+            recreate: false,
             params: params
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

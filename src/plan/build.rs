@@ -16,7 +16,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::{Action, Desired, Manual, Op, PLAN_VERSION, Plan, placeholder, safety};
 use crate::catalogue::{Catalogue, DERIVED_MEMBER, Embedding, Kind, Shape};
@@ -172,8 +171,7 @@ struct Matching {
 }
 
 fn sha256(value: &Value) -> String {
-    let digest = Sha256::digest(canonical::to_text(value).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    super::sha256_hex(canonical::to_text(value).as_bytes())
 }
 
 /// The stem of a relationship file's parent and its file name (`okta/groups/Eng`, `members`).
@@ -524,6 +522,7 @@ impl Builder<'_> {
             variant: layout::resolve(self.catalogue, path)
                 .map(|r| r.variant)
                 .unwrap_or(0),
+            recreate: false,
         });
         let last = self.actions.len() - 1;
         &mut self.actions[last]
@@ -868,10 +867,12 @@ impl Builder<'_> {
             let action = self.action(Op::Deactivate, kind, path, name);
             action.id = live_id.clone();
             action.parent = parent.clone();
+            action.recreate = true;
         }
         let action = self.action(Op::Delete, kind, path, name);
         action.id = live_id;
         action.parent = parent.clone();
+        action.recreate = true;
         action.note = Some(
             "re-created: a field Okta never changes differs (the object gets a new id)".into(),
         );
@@ -1179,19 +1180,16 @@ pub fn build(
         }
     }
     // Deletes after everything else, in reverse restore order (children before parents).
-    let (mut deletes, mut rest): (Vec<Action>, Vec<Action>) =
-        builder.actions.into_iter().partition(|a| {
-            a.op == Op::Delete
-                && a.note
-                    .as_deref()
-                    .is_none_or(|n| !n.starts_with("re-created"))
-        });
+    let (mut deletes, mut rest): (Vec<Action>, Vec<Action>) = builder
+        .actions
+        .into_iter()
+        .partition(|a| a.op == Op::Delete && !a.recreate);
     // A deactivation that precedes a delete goes with it.
     let mut paired = Vec::new();
     rest.retain(|a| {
         let goes = a.op == Op::Deactivate
-            && deletes.iter().any(|d| d.path == a.path && d.kind == a.kind)
-            && a.note.as_deref() == Some("Okta deletes it only while inactive");
+            && !a.recreate
+            && deletes.iter().any(|d| d.path == a.path && d.kind == a.kind);
         if goes {
             paired.push(a.clone());
         }
@@ -1636,6 +1634,7 @@ mod tests {
             note: None,
             params: BTreeMap::new(),
             variant: 0,
+            recreate: false,
         };
         let ordered = after_their_creates(vec![
             action(

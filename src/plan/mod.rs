@@ -92,6 +92,10 @@ pub struct Action {
     /// a client have different endpoints).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub variant: usize,
+    /// A step of re-creating an object whose field Okta never changes differs: its delete is
+    /// part of restoring it, not a prune.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recreate: bool,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -167,6 +171,16 @@ impl Plan {
 /// known only once the parent exists, and `apply` finds it by listing the parent's objects of
 /// that kind.
 pub const DISCOVER: &str = "${discover}";
+
+/// The SHA-256 of a text, in hex: how a plan fingerprints the live objects it read (their
+/// canonical text) and how `apply` names the plan a journal belongs to.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// Placeholder for a field of the answer to the create of `path` (`_links.schema.href`, with
 /// `|last_segment` to keep the last segment of a URL).

@@ -253,10 +253,5 @@ pub fn check(catalogue: &Catalogue, input: &Input<'_>, plan: &mut Plan) {
 
 /// A delete of a live object the desired tree lacks (not the delete of a re-creation).
 fn is_prune(action: &Action) -> bool {
-    (action.op == Op::Delete
-        && action
-            .note
-            .as_deref()
-            .is_none_or(|n| !n.starts_with("re-created")))
-        || action.op == Op::RemoveMember
+    (action.op == Op::Delete && !action.recreate) || action.op == Op::RemoveMember
 }

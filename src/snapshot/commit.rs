@@ -448,37 +448,11 @@ mod tests {
     use super::*;
     use crate::snapshot::lock::Wait;
     use crate::snapshot::repo::CONFIG_FILE;
-    use crate::snapshot::repo::tests::{assert_fsck_clean, files, git, new_org, signature};
+    use crate::snapshot::repo::tests::{
+        assert_fsck_clean, committed, git, new_org, signature, snapshot,
+    };
     use std::fs;
     use std::path::Path;
-
-    const MANAGED: &[&str] = &["okta/", ".butterfly/index.json"];
-
-    fn snapshot<'a>(
-        parent: Option<Oid>,
-        pairs: &[(&str, &str)],
-        signature: &'a Signature<'a>,
-    ) -> NewSnapshot<'a> {
-        NewSnapshot {
-            branch: "main",
-            parent,
-            managed: MANAGED,
-            files: files(pairs)
-                .into_iter()
-                .map(|(p, b)| (p, b.into()))
-                .collect(),
-            extra: BTreeMap::new(),
-            message: "Backup\n\nRun: test",
-            signature,
-        }
-    }
-
-    fn committed(outcome: CommitOutcome) -> Committed {
-        match outcome {
-            CommitOutcome::Committed(committed) => committed,
-            CommitOutcome::Unchanged { tip } => panic!("expected a commit, tip stayed at {tip:?}"),
-        }
-    }
 
     fn tree_of(repo: &OrgRepo, commit: Oid) -> Vec<(String, String)> {
         repo.read_files(commit, &[""])

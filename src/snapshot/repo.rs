@@ -640,6 +640,41 @@ pub(super) mod tests {
         .unwrap()
     }
 
+    /// The folders a backup manages, as the snapshot tests commit them.
+    pub(crate) const MANAGED: &[&str] = &["okta/", ".butterfly/index.json"];
+
+    /// A snapshot of `pairs` (path, text) on `main` after `parent`.
+    pub(crate) fn snapshot<'a>(
+        parent: Option<Oid>,
+        pairs: &[(&str, &str)],
+        signature: &'a Signature<'a>,
+    ) -> crate::snapshot::commit::NewSnapshot<'a> {
+        crate::snapshot::commit::NewSnapshot {
+            branch: "main",
+            parent,
+            managed: MANAGED,
+            files: files(pairs)
+                .into_iter()
+                .map(|(p, b)| (p, b.into()))
+                .collect(),
+            extra: BTreeMap::new(),
+            message: "Backup\n\nRun: test",
+            signature,
+        }
+    }
+
+    /// The commit of an outcome that must have made one.
+    pub(crate) fn committed(
+        outcome: crate::snapshot::commit::CommitOutcome,
+    ) -> crate::snapshot::commit::Committed {
+        match outcome {
+            crate::snapshot::commit::CommitOutcome::Committed(committed) => committed,
+            crate::snapshot::commit::CommitOutcome::Unchanged { tip } => {
+                panic!("expected a commit, tip stayed at {tip:?}")
+            }
+        }
+    }
+
     pub(crate) fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
         pairs
             .iter()

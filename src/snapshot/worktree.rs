@@ -780,39 +780,12 @@ fn remove_marker(checkout: &Repository) -> Result<(), RepoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::commit::{CommitOutcome, Committed, NewSnapshot};
+    use crate::snapshot::commit::{CommitOutcome, NewSnapshot};
     use crate::snapshot::lock::Wait;
-    use crate::snapshot::repo::tests::{assert_fsck_clean, files, git, new_org, signature};
-    use git2::Signature;
+    use crate::snapshot::repo::tests::{
+        MANAGED, assert_fsck_clean, committed, git, new_org, signature, snapshot,
+    };
     use std::collections::BTreeMap;
-
-    const MANAGED: &[&str] = &["okta/", ".butterfly/index.json"];
-
-    fn snapshot<'a>(
-        parent: Option<Oid>,
-        pairs: &[(&str, &str)],
-        signature: &'a Signature<'a>,
-    ) -> NewSnapshot<'a> {
-        NewSnapshot {
-            branch: "main",
-            parent,
-            managed: MANAGED,
-            files: files(pairs)
-                .into_iter()
-                .map(|(p, b)| (p, b.into()))
-                .collect(),
-            extra: BTreeMap::new(),
-            message: "Backup",
-            signature,
-        }
-    }
-
-    fn committed(outcome: CommitOutcome) -> Committed {
-        match outcome {
-            CommitOutcome::Committed(committed) => committed,
-            CommitOutcome::Unchanged { tip } => panic!("expected a commit, tip stayed at {tip:?}"),
-        }
-    }
 
     fn read(path: &Path) -> String {
         fs::read_to_string(path).unwrap()

@@ -61,16 +61,16 @@ const SESSION_USER: &str = "SELECT users.id, users.team_id, users.email, users.r
      WHERE sessions.token_hash = $1 AND sessions.revoked_at IS NULL AND sessions.expires_at > $2";
 
 impl Store {
-    /// A new one-time sign-in link token for `user`, valid for `ttl_secs` from `now`.
-    pub async fn create_sign_in_link(
+    /// A new token for `user`, stored hashed by `sql` (token hash, user, created, expires).
+    async fn insert_token(
         &self,
+        sql: &'static str,
+        what: &str,
         user: UserId,
         now: i64,
         ttl_secs: i64,
     ) -> Result<Token, StoreError> {
         let token = Token::generate()?;
-        let sql = "INSERT INTO sign_in_links (token_hash, user_id, created_at, expires_at) \
-                   VALUES ($1, $2, $3, $4)";
         on_pool!(&self.pool, |p| sqlx::query(sql)
             .bind(token.digest())
             .bind(user.0)
@@ -79,8 +79,21 @@ impl Store {
             .execute(p)
             .await
             .map(|_| ()))
-        .map_err(self.query_error(format!("create a sign-in link for user {}", user.0)))?;
+        .map_err(self.query_error(format!("create {what} for user {}", user.0)))?;
         Ok(token)
+    }
+
+    /// A new one-time sign-in link token for `user`, valid for `ttl_secs` from `now`.
+    pub async fn create_sign_in_link(
+        &self,
+        user: UserId,
+        now: i64,
+        ttl_secs: i64,
+    ) -> Result<Token, StoreError> {
+        let sql = "INSERT INTO sign_in_links (token_hash, user_id, created_at, expires_at) \
+                   VALUES ($1, $2, $3, $4)";
+        self.insert_token(sql, "a sign-in link", user, now, ttl_secs)
+            .await
     }
 
     /// Uses a sign-in link: its active user the first time, before it expires; `None` after.
@@ -108,19 +121,10 @@ impl Store {
         now: i64,
         ttl_secs: i64,
     ) -> Result<Token, StoreError> {
-        let token = Token::generate()?;
         let sql = "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
                    VALUES ($1, $2, $3, $4)";
-        on_pool!(&self.pool, |p| sqlx::query(sql)
-            .bind(token.digest())
-            .bind(user.0)
-            .bind(now)
-            .bind(now + ttl_secs)
-            .execute(p)
+        self.insert_token(sql, "a session", user, now, ttl_secs)
             .await
-            .map(|_| ()))
-        .map_err(self.query_error(format!("create a session for user {}", user.0)))?;
-        Ok(token)
     }
 
     /// The user of a live session: not expired, not revoked, user active.
