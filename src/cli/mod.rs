@@ -17,6 +17,7 @@ pub mod log;
 pub mod plan;
 pub mod restore;
 pub mod rules;
+pub mod serve;
 pub mod show;
 pub mod sim;
 pub mod test_connection;
@@ -93,8 +94,12 @@ pub enum Command {
     Check(check::Args),
     /// The compliance rules: list them, show one, lint them against Okta's schema
     Rules(rules::Args),
-    /// Operate the server's installation: add team members (server in progress, issue #8)
+    /// Operate the server's installation: add team members, set a team's plan
     Admin(admin::Args),
+    /// Run the web server: dashboard, JSON API and backup workers (SQLite by default)
+    Serve(serve::ServeArgs),
+    /// Run more backup workers on the server's database and data directory
+    Worker(serve::WorkerArgs),
 }
 
 /// Where the org repository is.
@@ -167,5 +172,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Check(args) => check::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Worker(args) => serve::worker(args),
     }
 }
