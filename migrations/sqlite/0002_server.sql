@@ -1,7 +1,8 @@
 -- The server's connections to Okta orgs, its audit trail, sign-in throttling, and the job queue
--- with its log lines (SQLite). Times are Unix seconds (UTC).
+-- with its log lines (SQLite). Times are Unix seconds (UTC). AUTOINCREMENT: an id is never
+-- reused, so a deleted connection's kept repository or audit entries never meet a new one.
 CREATE TABLE connections (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     team_id        INTEGER NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
     name           TEXT    NOT NULL,
     okta_domain    TEXT    NOT NULL,
@@ -15,7 +16,7 @@ CREATE TABLE connections (
 
 -- Every action a person takes: who (the user, and the email at the time), what, on what, from where.
 CREATE TABLE audit_events (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     team_id     INTEGER NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
     user_id     INTEGER REFERENCES users (id) ON DELETE SET NULL,
     actor       TEXT    NOT NULL,
@@ -36,7 +37,7 @@ CREATE TABLE sign_in_failures (
 
 -- The job queue: one row per backup asked for, claimed by one worker under a lease.
 CREATE TABLE jobs (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     team_id        INTEGER NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
     connection_id  INTEGER NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
     kind           TEXT    NOT NULL,
@@ -60,7 +61,7 @@ CREATE INDEX jobs_connection ON jobs (connection_id, queued_at);
 CREATE UNIQUE INDEX jobs_one_running ON jobs (connection_id) WHERE status = 'running';
 
 CREATE TABLE job_logs (
-    id       INTEGER PRIMARY KEY,
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id   INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     at       INTEGER NOT NULL,
     level    TEXT    NOT NULL,

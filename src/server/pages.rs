@@ -902,11 +902,7 @@ mod tests {
             (
                 "members.html",
                 serde_json::json!({"title": "Members", "member": member(), "members": [{"id": 2, "email": "bo@example.com", "role": "auditor", "active": true}], "roles": ["super_admin", "auditor"], "link": {"email": "bo@example.com", "url": "http://x/login/once/T"}}),
-                &[
-                    "value=\"auditor\" selected",
-                    "Deactivate",
-                    "once&#x2f;T",
-                ],
+                &["value=\"auditor\" selected", "Deactivate", "once&#x2f;T"],
             ),
             (
                 "settings.html",
