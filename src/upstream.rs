@@ -137,9 +137,8 @@ impl UpstreamPolicy {
                 why,
             });
         }
-        if host.eq_ignore_ascii_case("localhost")
-            || host.to_ascii_lowercase().ends_with(".localhost")
-        {
+        let name = host.trim_end_matches('.').to_ascii_lowercase();
+        if name == "localhost" || name.ends_with(".localhost") {
             return Err(UpstreamError::Forbidden {
                 host: host.to_string(),
                 resolves: "is ",
@@ -230,6 +229,7 @@ mod tests {
             ("https://[::1]:8443", "loopback"),
             ("https://localhost", "loopback"),
             ("https://api.localhost", "loopback"),
+            ("https://LOCALHOST.", "loopback"),
             ("https://10.1.2.3", "private"),
             ("https://172.16.0.9", "private"),
             ("https://192.168.1.1", "private"),
@@ -268,7 +268,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_name_resolving_to_loopback_is_refused_when_connecting() {
-        // `localhost.` with a trailing dot escapes the literal check; resolution catches it.
+        // A name is checked by what it resolves to, whatever it is called.
         let error = resolve_checked("localhost", 443).await.unwrap_err();
         assert!(error.to_string().contains("resolves to"), "{error}");
         assert!(error.to_string().contains("loopback"), "{error}");

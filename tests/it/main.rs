@@ -15,6 +15,7 @@ mod history_cli;
 mod okta_client;
 mod plan_cli;
 mod server_access;
+mod server_flow;
 mod sim_api;
 mod sim_auth;
 mod sim_contract;

@@ -140,12 +140,16 @@ pub async fn send(
     body: Body,
 ) -> (u16, String, reqwest::header::HeaderMap) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
-    let mut request = server.http.request(method, server.at(path));
+    let mut request = server.http.request(method.clone(), server.at(path));
     if let Some(session) = session {
         request = request.header("cookie", &session.cookie);
     }
+    let unsafe_method = method != reqwest::Method::GET;
     request = match body {
-        Body::None => request,
+        Body::None => match session {
+            Some(session) if unsafe_method => request.header("x-csrf-token", &session.csrf),
+            _ => request,
+        },
         Body::Form(mut fields) => {
             if let Some(session) = session {
                 fields.push(("_csrf".into(), session.csrf.clone()));
