@@ -39,6 +39,11 @@ pub struct StoreArgs {
     /// Backup workers in this process
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub workers: usize,
+
+    /// How long a worker's claim on a job lasts without renewal; renewed every sixth of it. A
+    /// job of a worker that died is taken over once it runs out
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(i64).range(3..=3600))]
+    pub lease_secs: i64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -117,16 +122,16 @@ fn stop_signal() -> watch::Receiver<bool> {
 
 fn start_workers(
     installation: &Installation,
+    args: &StoreArgs,
     count: usize,
     stop: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..count)
         .map(|n| {
-            tokio::spawn(worker::run(
-                installation.clone(),
-                WorkerOptions::named(n),
-                stop.clone(),
-            ))
+            let mut options = WorkerOptions::named(n);
+            options.lease_secs = args.lease_secs;
+            options.heartbeat = std::time::Duration::from_secs((args.lease_secs / 6).max(1) as u64);
+            tokio::spawn(worker::run(installation.clone(), options, stop.clone()))
         })
         .collect()
 }
@@ -147,7 +152,7 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, Failure> {
                 .map_err(|e| Failure::Usage(e.to_string()))?,
         };
         let stop = stop_signal();
-        let workers = start_workers(&installation, args.store.workers, &stop);
+        let workers = start_workers(&installation, &args.store, args.store.workers, &stop);
         let state = AppState::new(installation.clone(), base_url.clone());
         println!(
             "{}",
@@ -183,10 +188,14 @@ pub fn worker(args: WorkerArgs) -> Result<Outcome, Failure> {
         let backend = store.backend().to_string();
         let installation = installation(store, &args.store)?;
         let stop = stop_signal();
-        let workers = start_workers(&installation, args.store.workers.max(1), &stop);
+        let workers = start_workers(&installation, &args.store, args.store.workers.max(1), &stop);
         println!(
             "{}",
-            serde_json::json!({ "database": backend, "workers": args.store.workers.max(1) })
+            serde_json::json!({
+                "database": backend,
+                "workers": args.store.workers.max(1),
+                "pid": std::process::id(),
+            })
         );
         eprintln!(
             "butterfly worker: taking backups from {backend}; Ctrl-C stops after the jobs in hand"
