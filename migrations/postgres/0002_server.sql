@@ -67,3 +67,21 @@ CREATE TABLE job_logs (
     line     TEXT    NOT NULL
 );
 CREATE INDEX job_logs_job ON job_logs (job_id, id);
+
+-- A team's time zone (IANA name), in which its backup schedules run.
+ALTER TABLE teams ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+
+-- A connection's backup schedule: hourly at a minute, daily at a time, or weekly on a day at a
+-- time, in the team's time zone; `next_run_at` moves forward by compare-and-swap, so several
+-- server processes queue each run once.
+CREATE TABLE schedules (
+    connection_id  BIGINT  PRIMARY KEY REFERENCES connections (id) ON DELETE CASCADE,
+    team_id        BIGINT  NOT NULL REFERENCES teams (id) ON DELETE CASCADE,
+    every          TEXT    NOT NULL,
+    minute         BIGINT  NOT NULL,
+    hour           BIGINT  NOT NULL,
+    weekday        BIGINT  NOT NULL,
+    next_run_at    BIGINT  NOT NULL,
+    updated_at     BIGINT  NOT NULL
+);
+CREATE INDEX schedules_due ON schedules (next_run_at);

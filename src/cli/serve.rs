@@ -120,6 +120,18 @@ fn stop_signal() -> watch::Receiver<bool> {
     rx
 }
 
+/// The scheduler's loop: due schedules are queued every 15 seconds.
+fn start_scheduler(
+    installation: &Installation,
+    stop: &watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(crate::jobs::scheduler::run(
+        installation.clone(),
+        std::time::Duration::from_secs(15),
+        stop.clone(),
+    ))
+}
+
 fn start_workers(
     installation: &Installation,
     args: &StoreArgs,
@@ -152,7 +164,8 @@ pub fn serve(args: ServeArgs) -> Result<Outcome, Failure> {
                 .map_err(|e| Failure::Usage(e.to_string()))?,
         };
         let stop = stop_signal();
-        let workers = start_workers(&installation, &args.store, args.store.workers, &stop);
+        let mut workers = start_workers(&installation, &args.store, args.store.workers, &stop);
+        workers.push(start_scheduler(&installation, &stop));
         let state = AppState::new(installation.clone(), base_url.clone());
         println!(
             "{}",
@@ -188,7 +201,9 @@ pub fn worker(args: WorkerArgs) -> Result<Outcome, Failure> {
         let backend = store.backend().to_string();
         let installation = installation(store, &args.store)?;
         let stop = stop_signal();
-        let workers = start_workers(&installation, &args.store, args.store.workers.max(1), &stop);
+        let mut workers =
+            start_workers(&installation, &args.store, args.store.workers.max(1), &stop);
+        workers.push(start_scheduler(&installation, &stop));
         println!(
             "{}",
             serde_json::json!({

@@ -2,4 +2,6 @@
 //! them (`worker`). The server runs workers in its own process; `butterfly worker` runs more
 //! processes on the same database and data directory.
 
+pub mod schedule;
+pub mod scheduler;
 pub mod worker;

@@ -14,5 +14,6 @@ pub mod init;
 pub mod key;
 pub mod log;
 pub mod plan;
+pub mod schedules;
 pub mod selection;
 pub mod show;

@@ -346,3 +346,75 @@ pub async fn audit(
     .collect();
     Ok(Json(json!({ "events": events })))
 }
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ScheduleBody {
+    /// `hourly`, `daily` or `weekly`.
+    pub every: String,
+    /// `HH:MM` (24-hour) in the team's time zone; `:MM` for hourly.
+    pub at: String,
+    /// For weekly: `monday` … `sunday`.
+    #[serde(default)]
+    pub weekday: String,
+}
+
+pub async fn schedule(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ServerError> {
+    let view = api(state
+        .installation
+        .schedule(member.user.team, ConnectionId(id))
+        .await)?;
+    Ok(Json(json!({ "schedule": view })))
+}
+
+pub async fn set_schedule(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+    Json(body): Json<ScheduleBody>,
+) -> Result<Json<Value>, ServerError> {
+    let view = api(state
+        .installation
+        .set_schedule(
+            &member.actor(),
+            ConnectionId(id),
+            &body.every,
+            &body.at,
+            &body.weekday,
+        )
+        .await)?;
+    Ok(Json(json!({ "schedule": view })))
+}
+
+pub async fn clear_schedule(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ServerError> {
+    let removed = api(state
+        .installation
+        .clear_schedule(&member.actor(), ConnectionId(id))
+        .await)?;
+    Ok(Json(json!({ "schedule": null, "removed": removed })))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct TeamBody {
+    /// An IANA time zone name, in which the team's schedules run.
+    pub time_zone: String,
+}
+
+pub async fn update_team(
+    State(state): State<AppState>,
+    member: Member,
+    Json(body): Json<TeamBody>,
+) -> Result<Json<Value>, ServerError> {
+    let zone = api(state
+        .installation
+        .set_time_zone(&member.actor(), &body.time_zone)
+        .await)?;
+    Ok(Json(json!({ "team": member.team.name, "time_zone": zone })))
+}

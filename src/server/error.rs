@@ -85,6 +85,19 @@ impl From<ConnectionsError> for ServerError {
     }
 }
 
+impl From<crate::ops::schedules::SchedulesError> for ServerError {
+    fn from(error: crate::ops::schedules::SchedulesError) -> ServerError {
+        use crate::ops::schedules::SchedulesError;
+        match error {
+            SchedulesError::Invalid(_) | SchedulesError::TooFrequent { .. } => {
+                ServerError::new(StatusCode::UNPROCESSABLE_ENTITY, error.to_string())
+            }
+            SchedulesError::Connection(e) => e.into(),
+            SchedulesError::Store(e) => e.into(),
+        }
+    }
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")

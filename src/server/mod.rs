@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::middleware;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use tokio::net::TcpListener;
 
 pub use state::AppState;
@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(pages::sign_out))
         .route("/settings", get(pages::settings))
         .route("/settings/password", post(pages::set_password))
+        .route("/settings/team", post(pages::set_team))
         .route("/", get(pages::connections))
         .route("/connections/new", get(pages::new_connection))
         .route("/connections", post(pages::create_connection))
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/connections/{id}/test", post(pages::test_connection))
         .route("/connections/{id}/backups", post(pages::run_backup))
+        .route("/connections/{id}/schedule", post(pages::set_schedule))
         .route("/connections/{id}/jobs/{job}", get(pages::job))
         .route("/audit", get(pages::audit))
         .route("/members", get(pages::members).post(pages::add_member))
@@ -75,6 +77,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/connections/{id}/test", post(api::test_connection))
         .route("/api/v1/connections/{id}/backups", post(api::run_backup))
         .route("/api/v1/connections/{id}/jobs", get(api::jobs))
+        .route(
+            "/api/v1/connections/{id}/schedule",
+            get(api::schedule)
+                .merge(put(api::set_schedule))
+                .merge(delete(api::clear_schedule)),
+        )
+        .route("/api/v1/team", patch(api::update_team))
         .route("/api/v1/jobs/{job}", get(api::job))
         .route("/api/v1/jobs/{job}/log", get(api::job_log))
         .route("/api/v1/audit", get(api::audit))

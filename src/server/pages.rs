@@ -99,6 +99,9 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
         "updated" => "The connection is saved.",
         "deleted" => "The connection is deleted.",
         "queued" => "A backup of this connection is already queued or running: here it is.",
+        "schedule" => "The schedule is saved.",
+        "unscheduled" => "Scheduled backups are off for this connection.",
+        "timezone" => "The team's time zone is saved; schedules follow it.",
         _ => return None,
     })
 }
@@ -304,14 +307,55 @@ pub async fn settings(
     member: Member,
     Query(query): Query<NoticeQuery>,
 ) -> Result<Html<String>, ServerError> {
+    settings_page(&state, &member, notice(query.notice.as_deref()), None).await
+}
+
+async fn settings_page(
+    state: &AppState,
+    member: &Member,
+    notice: Option<&str>,
+    error: Option<String>,
+) -> Result<Html<String>, ServerError> {
+    let time_zone = state
+        .installation
+        .store
+        .team_time_zone(member.user.team)
+        .await?;
     render(
-        &state,
+        state,
         "settings.html",
         ctx! {
-            title => "Settings", nav => "settings", member => MemberView::of(&member),
-            notice => notice(query.notice.as_deref()),
+            title => "Settings", nav => "settings", member => MemberView::of(member),
+            notice, error, time_zone,
         },
     )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TeamForm {
+    pub time_zone: String,
+}
+
+pub async fn set_team(
+    State(state): State<AppState>,
+    member: Member,
+    Form(form): Form<TeamForm>,
+) -> Result<Response, ServerError> {
+    match state
+        .installation
+        .set_time_zone(&member.actor(), &form.time_zone)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/settings?notice=timezone").into_response()),
+        Err(e) => {
+            let error: ServerError = e.into();
+            if error.status.is_server_error() {
+                return Err(error);
+            }
+            let page = settings_page(&state, &member, None, Some(error.message)).await?;
+            Ok((error.status, page).into_response())
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -329,14 +373,7 @@ pub async fn set_password(
     {
         Ok(()) => Ok(Redirect::to("/settings?notice=password").into_response()),
         Err(crate::store::StoreError::Password(e)) => {
-            let page = render(
-                &state,
-                "settings.html",
-                ctx! {
-                    title => "Settings", nav => "settings", member => MemberView::of(&member),
-                    error => e.to_string(),
-                },
-            )?;
+            let page = settings_page(&state, &member, None, Some(e.to_string())).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e.into()),
@@ -481,6 +518,15 @@ async fn connection_page(
         .iter()
         .map(JobView::of)
         .collect();
+    let schedule = state
+        .installation
+        .schedule(member.user.team, connection.id)
+        .await?;
+    let time_zone = state
+        .installation
+        .store
+        .team_time_zone(member.user.team)
+        .await?;
     let report = report.map(|r| {
         let problems = r.problems();
         let mut value = serde_json::to_value(r).unwrap_or_default();
@@ -493,7 +539,8 @@ async fn connection_page(
         ctx! {
             title => connection.name.clone(), nav => "connections", member => MemberView::of(member),
             connection => ConnectionView::of(&connection, None), jobs, report,
-            notice => notice(notice_key), error,
+            notice => notice(notice_key), error, schedule, time_zone,
+            weekdays => ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
         },
     )
 }
@@ -627,6 +674,56 @@ pub async fn run_backup(
     let (job, new) = super::api::queue_backup(&state, &member, ConnectionId(id)).await?;
     let suffix = if new { "" } else { "?notice=queued" };
     Ok(Redirect::to(&format!("/connections/{id}/jobs/{}{suffix}", job.id.0)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScheduleForm {
+    /// `off`, `hourly`, `daily` or `weekly`.
+    pub every: String,
+    #[serde(default)]
+    pub at: String,
+    #[serde(default)]
+    pub weekday: String,
+}
+
+pub async fn set_schedule(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+    Form(form): Form<ScheduleForm>,
+) -> Result<Response, ServerError> {
+    let actor = member.actor();
+    let done = if form.every == "off" {
+        state
+            .installation
+            .clear_schedule(&actor, ConnectionId(id))
+            .await
+            .map(|_| "unscheduled")
+    } else {
+        state
+            .installation
+            .set_schedule(
+                &actor,
+                ConnectionId(id),
+                &form.every,
+                &form.at,
+                &form.weekday,
+            )
+            .await
+            .map(|_| "schedule")
+    };
+    match done {
+        Ok(key) => Ok(Redirect::to(&format!("/connections/{id}?notice={key}")).into_response()),
+        Err(e) => {
+            let error: ServerError = e.into();
+            if error.status != StatusCode::UNPROCESSABLE_ENTITY {
+                return Err(error);
+            }
+            let page =
+                connection_page(&state, &member, id, None, None, Some(error.message)).await?;
+            Ok((error.status, page).into_response())
+        }
+    }
 }
 
 pub async fn job(

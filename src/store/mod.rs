@@ -16,6 +16,7 @@ pub mod connections;
 pub mod jobs;
 pub mod migrations;
 pub mod password;
+pub mod schedules;
 pub mod secrets;
 pub mod sessions;
 pub mod throttle;

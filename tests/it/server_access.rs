@@ -61,6 +61,12 @@ fn body_for(org: &Sim, method: &str, path: &str, n: usize) -> Body {
             "name": format!("Api {n}"), "okta_domain": org.url, "client_id": org.client_id,
             "credential": org.client_secret,
         })),
+        ("POST", "/connections/{id}/schedule") => {
+            form(&[("every", "daily".into()), ("at", "02:00".into())])
+        }
+        ("POST", "/settings/team") => form(&[("time_zone", "Europe/Paris".into())]),
+        ("PUT", _) => Body::Json(json!({ "every": "weekly", "at": "03:30", "weekday": "sunday" })),
+        ("PATCH", "/api/v1/team") => Body::Json(json!({ "time_zone": "America/New_York" })),
         ("PATCH", _) => Body::Json(json!({ "name": format!("Patched {n}") })),
         (_, p) if p.starts_with("/api/") => Body::Json(json!({})),
         _ => form(&[]),

@@ -735,3 +735,209 @@ async fn without_allow_insecure_upstreams_each_forbidden_kind_of_org_address_is_
     drop(server);
     db.finish().await;
 }
+
+#[tokio::test]
+async fn schedules_run_in_the_team_time_zone_and_refuse_intervals_shorter_than_a_backup() {
+    for db in databases("schedules").await {
+        let store = db.open().await;
+        let on = db.name.clone();
+        let server = Server::start(&db, &["--workers", "0", "--allow-insecure-upstreams"]);
+        let install = super::support::server::installation(&store, &db, true);
+        let root = member(&store, "Acme", "root@acme.example", Role::SuperAdmin).await;
+        let root = Session::of(&store, &root).await;
+        let bob = member(&store, "Acme", "bob@acme.example", Role::BackupOperator).await;
+        let bob = Session::of(&store, &bob).await;
+        let connection = install
+            .create_connection(
+                &root.actor(),
+                &butterfly::ops::connections::ConnectionInput {
+                    name: "Prod".into(),
+                    okta_domain: "http://127.0.0.1:9".into(),
+                    client_id: "0oa1".into(),
+                    auth_method: "client_secret".into(),
+                    credential: "s".into(),
+                },
+            )
+            .await
+            .unwrap();
+        let id = connection.id.0;
+
+        // The team's time zone, set by its super_admin; a bad name is refused naming it.
+        let (status, body, _) = send(
+            &server,
+            Some(&root),
+            "PATCH",
+            "/api/v1/team",
+            Body::Json(json!({"time_zone": "Mars/Olympus"})),
+        )
+        .await;
+        assert_eq!(status, 422, "{on}: {body}");
+        assert!(body.contains("Mars/Olympus"), "{on}: {body}");
+        let (status, body, _) = send(
+            &server,
+            Some(&root),
+            "PATCH",
+            "/api/v1/team",
+            Body::Json(json!({"time_zone": "Europe/Paris"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{on}: {body}");
+
+        // Daily at 02:00 Paris time: the next run is a 02:00 in Paris.
+        let (status, body, _) = send(
+            &server,
+            Some(&bob),
+            "PUT",
+            &format!("/api/v1/connections/{id}/schedule"),
+            Body::Json(json!({"every": "daily", "at": "02:00"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{on}: {body}");
+        let view: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(view["schedule"]["description"], "daily at 02:00", "{on}");
+        let next =
+            chrono::DateTime::from_timestamp(view["schedule"]["next_run_at"].as_i64().unwrap(), 0)
+                .unwrap();
+        let paris = next.with_timezone(&chrono_tz::Europe::Paris);
+        assert_eq!(paris.format("%H:%M").to_string(), "02:00", "{on}: {paris}");
+        assert!(
+            view["schedule"]["next_run"]
+                .as_str()
+                .unwrap()
+                .contains("02:00"),
+            "{on}: {body}"
+        );
+        let (status, body, _) = send(
+            &server,
+            Some(&bob),
+            "PUT",
+            &format!("/api/v1/connections/{id}/schedule"),
+            Body::Json(json!({"every": "daily", "at": "25:00"})),
+        )
+        .await;
+        assert_eq!(status, 422, "{on}: {body}");
+        assert!(body.contains("at: `25:00` is not a time"), "{on}: {body}");
+
+        // A last full backup that took 1 h 23 min 20 s: hourly is refused with both durations.
+        let t = butterfly::store::now();
+        let (job, _) = store
+            .enqueue_backup(connection.team, connection.id, None, "manual", t - 6000)
+            .await
+            .unwrap();
+        let claimed = store
+            .claim_job("test", t - 5000, 60)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.id, job.id);
+        let summary = json!({"added": 1, "changed": 0, "removed": 0, "incomplete": []}).to_string();
+        let ok = butterfly::store::jobs::JobOutcome::Succeeded {
+            commit: "abc",
+            summary: &summary,
+            okta_requests: 1,
+        };
+        assert!(store.finish_job(job.id, "test", &ok, t).await.unwrap());
+        let (status, body, _) = send(
+            &server,
+            Some(&bob),
+            "PUT",
+            &format!("/api/v1/connections/{id}/schedule"),
+            Body::Json(json!({"every": "hourly", "at": ":15"})),
+        )
+        .await;
+        assert_eq!(status, 422, "{on}: {body}");
+        assert!(
+            body.contains("every 1 h 0 min") && body.contains("took 1 h 23 min"),
+            "{on}: {body}"
+        );
+        // The page says the same.
+        let page = server
+            .http
+            .post(server.at(&format!("/connections/{id}/schedule")))
+            .header("cookie", &bob.cookie)
+            .form(&form(&[
+                ("_csrf", &bob.csrf),
+                ("every", "hourly"),
+                ("at", ":15"),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 422, "{on}");
+        assert!(
+            page.text().await.unwrap().contains("took 1 h 23 min"),
+            "{on}"
+        );
+
+        // Due: the scheduler queues one backup and moves the schedule on, once however many
+        // processes tick at the same moment.
+        let mut row = store
+            .schedule(connection.team, connection.id)
+            .await
+            .unwrap()
+            .unwrap();
+        row.next_run_at = t - 10;
+        store.set_schedule(&row).await.unwrap();
+        let now = chrono::Utc::now();
+        let (a, b) = tokio::join!(
+            butterfly::jobs::scheduler::tick(&install, now),
+            butterfly::jobs::scheduler::tick(&install, now)
+        );
+        assert_eq!(a.unwrap() + b.unwrap(), 1, "{on}: queued once");
+        let jobs = store
+            .jobs_of_connection(connection.team, connection.id, 10)
+            .await
+            .unwrap();
+        assert_eq!(jobs[0].origin, "schedule", "{on}");
+        let row = store
+            .schedule(connection.team, connection.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            row.next_run_at > now.timestamp(),
+            "{on}: moved to the next run"
+        );
+        assert_eq!(
+            butterfly::jobs::scheduler::tick(&install, now)
+                .await
+                .unwrap(),
+            0,
+            "{on}"
+        );
+
+        // Off, from the page; the audit trail has each change.
+        let page = server
+            .http
+            .post(server.at(&format!("/connections/{id}/schedule")))
+            .header("cookie", &bob.cookie)
+            .form(&form(&[("_csrf", &bob.csrf), ("every", "off")]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 303, "{on}");
+        assert!(
+            store
+                .schedule(connection.team, connection.id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{on}"
+        );
+        let actions: Vec<String> = store
+            .audit_events(connection.team, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.entry.action)
+            .collect();
+        for action in ["team.time_zone", "schedule.set", "schedule.clear"] {
+            assert!(
+                actions.iter().any(|a| a == action),
+                "{on}: {action} in {actions:?}"
+            );
+        }
+        drop(server);
+        db.finish().await;
+    }
+}

@@ -278,10 +278,10 @@ async fn fifty_backups_on_postgres_with_two_worker_processes_and_one_killed_end_
                 .as_deref()
                 .is_some_and(|w| w.split(':').nth(1) == Some(&victim.pid.to_string()));
             if now_job.status == JobStatus::Running && mine {
-                // SIGKILL: no chance to finish or release anything.
-                let _ = Command::new("kill")
-                    .args(["-9", &victim.pid.to_string()])
-                    .status();
+                // SIGKILL: no chance to finish or release anything; reaped as a supervisor
+                // would, so its snapshot lock is seen to be a dead process's.
+                let _ = victim.child.kill();
+                let _ = victim.child.wait();
                 killed_job = Some(job.id);
                 break;
             }
