@@ -175,7 +175,6 @@ async fn run_job(
         }),
     )
     .await;
-    heartbeat.abort();
 
     let (outcome_line, commit, summary, error, requests) = match &result {
         Ok((report, commit)) => {
@@ -227,6 +226,18 @@ async fn run_job(
         ));
     }
     let _ = lines.send((if error.is_some() { "error" } else { "info" }, outcome_line));
+    if error.is_none() {
+        match retention(installation, job).await {
+            Ok(Some(line)) => {
+                let _ = lines.send(("info", line));
+            }
+            Ok(None) => {}
+            Err(problem) => {
+                let _ = lines.send(("warn", format!("retention: {problem}")));
+            }
+        }
+    }
+    heartbeat.abort();
     drop(lines);
     let _ = writer.await;
 
@@ -253,6 +264,43 @@ async fn run_job(
         tracing::warn!(job = job.id.0, worker = %options.name, "the lease ran out: another worker took this job over");
     }
     Ok(())
+}
+
+/// Applies the team plan's retention to the connection's snapshots after a backup; the log
+/// line when snapshots were removed.
+async fn retention(installation: &Installation, job: &Job) -> Result<Option<String>, String> {
+    let plan = installation
+        .store
+        .team(job.team)
+        .await
+        .map_err(|e| e.to_string())?
+        .plan;
+    let policy = crate::ops::connections::retention_policy(&plan);
+    if policy.keeps_everything() {
+        return Ok(None);
+    }
+    let dir =
+        crate::ops::connections::repository_dir(&installation.data_dir, job.team, job.connection);
+    let run_id = format!("job-{}-retention", job.id.0);
+    let outcome = tokio::task::spawn_blocking(move || {
+        crate::snapshot::retention::apply(
+            &dir,
+            "main",
+            policy,
+            Utc::now(),
+            &run_id,
+            Wait::For(Duration::from_secs(600)),
+        )
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    Ok((outcome.removed > 0).then(|| {
+        format!(
+            "retention: {} snapshot(s) removed, {} kept (the {plan} plan)",
+            outcome.removed, outcome.kept
+        )
+    }))
 }
 
 fn short(commit: &str) -> &str {

@@ -101,6 +101,21 @@ pub fn connection_limit(plan: &str) -> Option<i64> {
     }
 }
 
+/// What a team on `plan` keeps of each connection's snapshots (seed 003: Free keeps its one
+/// backup, 7 days at most but the newest always; Standard 90 days; Business everything).
+pub fn retention_policy(plan: &str) -> crate::snapshot::retention::Policy {
+    const DAY: i64 = 86_400;
+    let (max_age_secs, max_snapshots) = match plan {
+        "free" => (Some(7 * DAY), Some(1)),
+        "standard" => (Some(90 * DAY), None),
+        _ => (None, None),
+    };
+    crate::snapshot::retention::Policy {
+        max_age_secs,
+        max_snapshots,
+    }
+}
+
 /// The org repository of a connection.
 pub fn repository_dir(data_dir: &Path, team: TeamId, id: ConnectionId) -> PathBuf {
     data_dir
@@ -565,5 +580,16 @@ mod tests {
         assert_eq!(connection_limit("free"), Some(1));
         assert_eq!(connection_limit("standard"), Some(2));
         assert_eq!(connection_limit("business"), None);
+        let free = retention_policy("free");
+        assert_eq!(
+            (free.max_age_secs, free.max_snapshots),
+            (Some(7 * 86_400), Some(1))
+        );
+        let standard = retention_policy("standard");
+        assert_eq!(
+            (standard.max_age_secs, standard.max_snapshots),
+            (Some(90 * 86_400), None)
+        );
+        assert!(retention_policy("business").keeps_everything());
     }
 }

@@ -941,3 +941,119 @@ async fn schedules_run_in_the_team_time_zone_and_refuse_intervals_shorter_than_a
         db.finish().await;
     }
 }
+
+#[tokio::test]
+async fn retention_follows_the_plan_after_each_backup_and_keeps_ids_and_fsck_clean() {
+    let org = Sim::start_unlimited("tiny");
+    let db = databases("retention").await.remove(0);
+    let store = db.open().await;
+    let server = Server::start(&db, &["--workers", "1", "--allow-insecure-upstreams"]);
+    let install = super::support::server::installation(&store, &db, true);
+    let mut repos = Vec::new();
+    for (team, plan) in [("Free team", "free"), ("Business team", "business")] {
+        let admin = member(&store, team, &format!("admin@{plan}.example"), Role::Admin).await;
+        store
+            .set_plan(&TeamName::parse(team).unwrap(), plan)
+            .await
+            .unwrap();
+        let session = Session::of(&store, &admin).await;
+        let connection = install
+            .create_connection(
+                &session.actor(),
+                &butterfly::ops::connections::ConnectionInput {
+                    name: "Tiny".into(),
+                    okta_domain: org.url.clone(),
+                    client_id: org.client_id.clone(),
+                    auth_method: "client_secret".into(),
+                    credential: org.client_secret.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        repos.push((plan, session, connection));
+    }
+    let mut commits: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
+    for round in 0..2 {
+        if round == 1 {
+            // A change in the org between the two backups, so the second is a new snapshot.
+            let created = org
+                .ssws()
+                .post(format!("{}/api/v1/groups", org.url))
+                .json(&json!({"profile": {"name": "Retention check", "description": "made between backups"}}))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                created.status().is_success(),
+                "{}",
+                created.text().await.unwrap()
+            );
+        }
+        for (i, (plan, session, connection)) in repos.iter().enumerate() {
+            let (status, body, _) = send(
+                &server,
+                Some(session),
+                "POST",
+                &format!("/api/v1/connections/{}/backups", connection.id.0),
+                Body::Json(json!({})),
+            )
+            .await;
+            assert_eq!(status, 202, "{plan}: {body}");
+            let id = serde_json::from_str::<Value>(&body).unwrap()["job"]["id"]
+                .as_i64()
+                .unwrap();
+            let job = wait_for_job(&server, session, id).await;
+            assert_eq!(job["status"], "succeeded", "{plan}: {job}");
+            let full = store
+                .job(connection.team, butterfly::store::jobs::JobId(id))
+                .await
+                .unwrap()
+                .unwrap();
+            commits[i].push(full.commit_id.unwrap());
+        }
+    }
+    for (i, (plan, _, connection)) in repos.iter().enumerate() {
+        let repo = butterfly::ops::connections::repository_dir(
+            db.data_dir.path(),
+            connection.team,
+            connection.id,
+        );
+        let listed = git(&repo, &["rev-list", "main"]);
+        let listed: Vec<&str> = listed.lines().collect();
+        assert_ne!(
+            commits[i][0], commits[i][1],
+            "{plan}: the second backup is a new snapshot"
+        );
+        match *plan {
+            // Free keeps its one backup: the newest, with its id; the first is gone.
+            "free" => {
+                assert_eq!(listed, vec![commits[i][1].as_str()], "{plan}");
+                let gone = std::process::Command::new("git")
+                    .arg("-C")
+                    .arg(&repo)
+                    .args(["cat-file", "-e", &commits[i][0]])
+                    .status()
+                    .unwrap();
+                assert!(
+                    !gone.success(),
+                    "{plan}: the removed snapshot's commit is gone"
+                );
+            }
+            // Business keeps everything (both snapshots and the init commit).
+            _ => assert_eq!(listed.len(), 3, "{plan}: {listed:?}"),
+        }
+        let fsck = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["fsck", "--full"])
+            .output()
+            .unwrap();
+        assert!(
+            fsck.status.success(),
+            "{plan}: {}",
+            String::from_utf8_lossy(&fsck.stderr)
+        );
+    }
+    drop(server);
+    db.finish().await;
+}
