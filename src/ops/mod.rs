@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod apply;
 pub mod backup;
+pub mod browse;
 pub mod check;
 pub mod connection;
 pub mod connections;

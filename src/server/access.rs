@@ -80,6 +80,21 @@ pub const ROUTES: &[RouteAccess] = &[
     route("POST", "/connections/{id}/backups", Needs(RunBackups)),
     route("POST", "/connections/{id}/schedule", Needs(RunBackups)),
     route("GET", "/connections/{id}/jobs/{job}", Needs(SeeConnections)),
+    route(
+        "GET",
+        "/connections/{id}/snapshots",
+        Needs(SeeBackupContents),
+    ),
+    route(
+        "GET",
+        "/connections/{id}/snapshots/{commit}",
+        Needs(SeeBackupContents),
+    ),
+    route(
+        "GET",
+        "/connections/{id}/snapshots/{commit}/{*path}",
+        Needs(SeeBackupContents),
+    ),
     route("GET", "/audit", Needs(SeeAuditTrail)),
     route("GET", "/members", Needs(ManageMembers)),
     route("POST", "/members", Needs(ManageMembers)),

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod api;
+pub mod browser;
 pub mod error;
 pub mod pages;
 pub mod role;
@@ -59,6 +60,15 @@ pub fn router(state: AppState) -> Router {
         .route("/connections/{id}/backups", post(pages::run_backup))
         .route("/connections/{id}/schedule", post(pages::set_schedule))
         .route("/connections/{id}/jobs/{job}", get(pages::job))
+        .route("/connections/{id}/snapshots", get(browser::snapshots))
+        .route(
+            "/connections/{id}/snapshots/{commit}",
+            get(browser::snapshot),
+        )
+        .route(
+            "/connections/{id}/snapshots/{commit}/{*path}",
+            get(browser::browse),
+        )
         .route("/audit", get(pages::audit))
         .route("/members", get(pages::members).post(pages::add_member))
         .route("/members/{id}/role", post(pages::set_role))

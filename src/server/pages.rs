@@ -24,13 +24,15 @@ use crate::store::sessions::Token;
 
 /// A template context from `name => value` pairs (or a bare `name` for a variable of that name),
 /// each value serialized with serde.
-macro_rules! ctx {
+#[macro_export]
+#[doc(hidden)]
+macro_rules! page_ctx {
     ($($key:ident $(=> $value:expr)?),* $(,)?) => {{
         let mut map = serde_json::Map::new();
         $(
             map.insert(
                 stringify!($key).to_string(),
-                serde_json::to_value(ctx!(@value $key $(=> $value)?)).unwrap_or(serde_json::Value::Null),
+                serde_json::to_value($crate::page_ctx!(@value $key $(=> $value)?)).unwrap_or(serde_json::Value::Null),
             );
         )*
         minijinja::Value::from(minijinja::value::Serde(map))
@@ -64,6 +66,15 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "settings.html",
         include_str!("../../templates/settings.html"),
     ),
+    (
+        "snapshots.html",
+        include_str!("../../templates/snapshots.html"),
+    ),
+    (
+        "snapshot.html",
+        include_str!("../../templates/snapshot.html"),
+    ),
+    ("browse.html", include_str!("../../templates/browse.html")),
 ];
 
 /// The template environment (autoescaping `.html`, strict about undefined values).
@@ -79,7 +90,11 @@ pub fn templates() -> Environment<'static> {
     env
 }
 
-fn render(state: &AppState, name: &str, ctx: Value) -> Result<Html<String>, ServerError> {
+pub(super) fn render(
+    state: &AppState,
+    name: &str,
+    ctx: Value,
+) -> Result<Html<String>, ServerError> {
     let template = state
         .templates
         .get_template(name)
@@ -203,7 +218,7 @@ pub async fn sign_in_page(
     let page = render(
         &state,
         "sign_in.html",
-        ctx! { title => "Sign in", csrf, next => safe_next(query.next.as_deref()), email => "" },
+        crate::page_ctx! { title => "Sign in", csrf, next => safe_next(query.next.as_deref()), email => "" },
     )?;
     Ok(with_csrf_cookie(&state, page, new, StatusCode::OK))
 }
@@ -247,7 +262,7 @@ pub async fn sign_in(
             let page = render(
                 &state,
                 "sign_in.html",
-                ctx! {
+                crate::page_ctx! {
                     title => "Sign in", csrf, next => safe_next(form.next.as_deref()),
                     email => form.email, error => e.to_string(),
                 },
@@ -267,7 +282,7 @@ pub async fn link_page(
     let page = render(
         &state,
         "link.html",
-        ctx! { title => "Sign in", csrf, token },
+        crate::page_ctx! { title => "Sign in", csrf, token },
     )?;
     Ok(with_csrf_cookie(&state, page, new, StatusCode::OK))
 }
@@ -324,7 +339,7 @@ async fn settings_page(
     render(
         state,
         "settings.html",
-        ctx! {
+        crate::page_ctx! {
             title => "Settings", nav => "settings", member => MemberView::of(member),
             notice, error, time_zone,
         },
@@ -396,7 +411,7 @@ pub async fn connections(
     render(
         &state,
         "connections.html",
-        ctx! {
+        crate::page_ctx! {
             title => "Connections", nav => "connections", member => MemberView::of(&member),
             connections => views, notice => notice(query.notice.as_deref()),
         },
@@ -451,7 +466,7 @@ fn connection_form(
     render(
         state,
         "connection_form.html",
-        ctx! {
+        crate::page_ctx! {
             title, nav => "connections", member => MemberView::of(member), form, action, submit,
             editing => editing.is_some(), error,
         },
@@ -536,7 +551,7 @@ async fn connection_page(
     render(
         state,
         "connection.html",
-        ctx! {
+        crate::page_ctx! {
             title => connection.name.clone(), nav => "connections", member => MemberView::of(member),
             connection => ConnectionView::of(&connection, None), jobs, report,
             notice => notice(notice_key), error, schedule, time_zone,
@@ -601,7 +616,7 @@ pub async fn delete_page(
     render(
         &state,
         "delete.html",
-        ctx! {
+        crate::page_ctx! {
             title => format!("Delete {}", connection.name), nav => "connections",
             member => MemberView::of(&member), connection => ConnectionView::of(&connection, None),
         },
@@ -748,7 +763,7 @@ pub async fn job(
     render(
         &state,
         "job.html",
-        ctx! {
+        crate::page_ctx! {
             title => format!("Backup of {}", connection.name), nav => "connections",
             member => MemberView::of(&member), connection => ConnectionView::of(&connection, None),
             finished => if job.status.is_finished() { "true" } else { "false" },
@@ -773,7 +788,7 @@ pub async fn audit(
     render(
         &state,
         "audit.html",
-        ctx! { title => "Audit trail", nav => "audit", member => MemberView::of(&member), events },
+        crate::page_ctx! { title => "Audit trail", nav => "audit", member => MemberView::of(&member), events },
     )
 }
 
@@ -795,7 +810,7 @@ async fn members_page(
     render(
         state,
         "members.html",
-        ctx! {
+        crate::page_ctx! {
             title => "Members", nav => "members", member => MemberView::of(member), members, roles,
             link, error,
         },
@@ -1003,8 +1018,23 @@ mod tests {
             ),
             (
                 "settings.html",
-                serde_json::json!({"title": "Settings", "member": member(), "notice": "Your password is set."}),
-                &["Your password is set.", "new-password"],
+                serde_json::json!({"title": "Settings", "member": member(), "notice": "Your password is set.", "time_zone": "Europe/Paris"}),
+                &["Your password is set.", "new-password", "Europe&#x2f;Paris"],
+            ),
+            (
+                "snapshots.html",
+                serde_json::json!({"title": "Snapshots", "member": member(), "connection": connection(), "snapshots": [{"commit": "0123456789abcdef", "time": "t", "summary": "s", "counts": "+1 ~0 −0"}]}),
+                &["0123456789ab", "+1 ~0 −0"],
+            ),
+            (
+                "snapshot.html",
+                serde_json::json!({"title": "Snapshot", "member": member(), "connection": connection(), "commit": "0123456789abcdef", "report": {"time": "t", "kinds": [{"kind": "group", "files": 3, "folder": "okta/groups"}]}}),
+                &["okta&#x2f;groups", ">group<"],
+            ),
+            (
+                "browse.html",
+                serde_json::json!({"title": "Browse", "member": member(), "connection": connection(), "commit": "0123456789abcdef", "path": "okta/groups/Eng.json", "crumbs": [{"name": "okta", "path": "okta"}], "file": {"file": {"name": "Eng <x>", "kind": "group", "id": "00g1", "path": "okta/groups/Eng.json"}, "text": "{\n  \"id\": \"00g1\"\n}", "links": [{"pointer": "/x", "label": "group 00g2 (Ops)", "path": "okta/groups/Ops.json"}]}}),
+                &["Eng &lt;x&gt;", "group 00g2 (Ops)", "&quot;00g1&quot;"],
             ),
         ];
         assert_eq!(

@@ -77,7 +77,9 @@ fn fill(path: &str, connection: ConnectionId, job: JobId, member: i64) -> String
     let path = path
         .replace("{id}", &connection.0.to_string())
         .replace("{job}", &job.0.to_string())
-        .replace("{token}", "not-a-token");
+        .replace("{token}", "not-a-token")
+        .replace("{commit}", "0123456789abcdef0123456789abcdef01234567")
+        .replace("{*path}", "okta/groups");
     if path.starts_with("/members/") {
         path.replace(
             &format!("/members/{}", connection.0),

@@ -596,6 +596,95 @@ async fn a_connection_is_tested_and_backed_up_with_its_log_and_plan_limits() {
         assert_eq!(status, 200, "{on}");
         assert!(page.contains("committed"), "{on}");
 
+        // The snapshot browser: the list, the kinds, a folder, a resource with its references
+        // as links to their files. A backup operator may not open contents.
+        let (status, page, _) = send(
+            &server,
+            Some(&ana),
+            "GET",
+            &format!("/connections/{id}/snapshots"),
+            Body::None,
+        )
+        .await;
+        assert_eq!(status, 200, "{on}: {page}");
+        assert!(
+            page.contains(&format!("/connections/{id}/snapshots/{commit}")),
+            "{on}: {page}"
+        );
+        let (status, page, _) = send(
+            &server,
+            Some(&ana),
+            "GET",
+            &format!("/connections/{id}/snapshots/{commit}"),
+            Body::None,
+        )
+        .await;
+        assert_eq!(status, 200, "{on}");
+        assert!(
+            page.contains("okta&#x2f;group-rules") && page.contains(">group_rule<"),
+            "{on}: {page}"
+        );
+        let (status, page, _) = send(
+            &server,
+            Some(&ana),
+            "GET",
+            &format!("/connections/{id}/snapshots/{commit}/okta/group-rules"),
+            Body::None,
+        )
+        .await;
+        assert_eq!(status, 200, "{on}");
+        assert!(page.contains("Engineering - auto.json"), "{on}: {page}");
+        let (status, page, _) = send(
+            &server,
+            Some(&ana),
+            "GET",
+            &format!(
+                "/connections/{id}/snapshots/{commit}/okta/group-rules/Engineering%20-%20auto.json"
+            ),
+            Body::None,
+        )
+        .await;
+        assert_eq!(status, 200, "{on}: {page}");
+        assert!(
+            page.contains("&quot;conditions&quot;"),
+            "{on}: the JSON is shown: {page}"
+        );
+        assert!(
+            page.contains(&format!(
+                "/connections/{id}/snapshots/{commit}/okta&#x2f;groups&#x2f;"
+            )),
+            "{on}: the rule's group is a link: {page}"
+        );
+        for (path, why) in [
+            (
+                format!("/connections/{id}/snapshots/main~1"),
+                "revision syntax",
+            ),
+            (
+                format!("/connections/{id}/snapshots/{commit}/okta/../butterfly.toml"),
+                "outside okta/",
+            ),
+            (
+                format!("/connections/{id}/snapshots/{commit}/okta/nothing-here"),
+                "missing",
+            ),
+        ] {
+            let (status, _, _) = send(&server, Some(&ana), "GET", &path, Body::None).await;
+            assert_eq!(status, 404, "{on}: {why}: {path}");
+        }
+        let (status, body, _) = send(
+            &server,
+            Some(&bob),
+            "GET",
+            &format!("/connections/{id}/snapshots/{commit}"),
+            Body::None,
+        )
+        .await;
+        assert_eq!(
+            status, 403,
+            "{on}: a backup operator may not see contents: {body}"
+        );
+
         // A second backup with nothing changed: succeeded, no new commit.
         let (_, body, _) = send(
             &server,
