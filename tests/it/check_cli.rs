@@ -247,10 +247,14 @@ fn the_json_report_has_its_documented_shape() {
 
 #[test]
 fn fail_on_decides_the_exit_code() {
-    // The only critical rule (Admin Console MFA) passes on `small`.
-    let critical = report(&["--fail-on", "critical"], 0);
-    assert_eq!(critical["gate"], "pass");
-    assert_eq!(rule(&critical, "OKTA-MFA-001")["status"], "pass");
+    // The only critical rule (Admin Console MFA) fails on `small`: its catch-all rule lets
+    // anyone in with one factor.
+    let critical = report(&["--fail-on", "critical"], 2);
+    assert_eq!(critical["gate"], "fail");
+    assert_eq!(rule(&critical, "OKTA-MFA-001")["status"], "fail");
+    // Against a baseline of the same snapshot nothing is new: the gate passes.
+    let unchanged = report(&["--fail-on", "critical", "--baseline", "main"], 0);
+    assert_eq!(unchanged["gate"], "pass");
     let run = check(&["--fail-on", "low"]);
     assert_eq!(run.code, 2, "{}", run.text());
     // --severity narrows the rules run.
