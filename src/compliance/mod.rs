@@ -152,6 +152,7 @@ mod tests {
         let index = Index::new(catalogue(), &tree);
         let context = Context {
             now: FIXTURE_NOW.parse().unwrap(),
+            taken: Some(FIXTURE_NOW.parse().unwrap()),
             profile,
             coverage: Coverage::default(),
         };

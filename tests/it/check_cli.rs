@@ -456,6 +456,33 @@ fn a_kind_not_backed_up_is_not_evaluated_and_says_why() {
     );
     // Rules over other kinds still run.
     assert_eq!(rule(&report, "OKTA-PWD-008")["status"], "fail");
+    // The baseline is incomplete: OKTA-CHG-001 says which kind is missing.
+    let change = rule(&report, "OKTA-CHG-001");
+    assert_eq!(change["status"], "fail", "{change:#}");
+    let message = change["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("could not read [\"authenticator\"]"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_snapshots_age_at_as_of_decides_okta_chg_001() {
+    // Checked at its own time, the snapshot is fresh and complete.
+    let fresh = report(&[], 2);
+    assert_eq!(rule(&fresh, "OKTA-CHG-001")["status"], "pass");
+    // Two days later (a scheduled `check --as-of`), it is stale.
+    let taken: chrono::DateTime<chrono::Utc> =
+        fresh["revision"]["time"].as_str().unwrap().parse().unwrap();
+    let later = (taken + chrono::Duration::hours(48)).to_rfc3339();
+    let stale = report(&["--as-of", &later], 2);
+    let change = rule(&stale, "OKTA-CHG-001");
+    assert_eq!(change["status"], "fail", "{change:#}");
+    let message = change["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("The snapshot was taken 48 hours before"),
+        "{message}"
+    );
 }
 
 /// `check --format <format> <args>` in `dir`.
