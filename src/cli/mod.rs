@@ -15,6 +15,7 @@ pub mod init;
 pub mod key;
 pub mod log;
 pub mod plan;
+pub mod report;
 pub mod restore;
 pub mod rules;
 pub mod show;
@@ -93,6 +94,8 @@ pub enum Command {
     Check(check::Args),
     /// The compliance rules: list them, show one, lint them against Okta's schema
     Rules(rules::Args),
+    /// The Audit Pack PDF of a snapshot against a framework; `report verify FILE` checks one
+    Report(report::Args),
     /// Operate the server's installation: add team members (server in progress, issue #8)
     Admin(admin::Args),
 }
@@ -166,6 +169,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Show(args) => show::run(args),
         Command::Check(args) => check::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Report(args) => report::run(args),
         Command::Admin(args) => admin::run(args),
     }
 }

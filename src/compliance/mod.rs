@@ -13,7 +13,7 @@
 //! - `baseline`: only the findings new since another revision;
 //! - `location`: a JSON pointer's line and column in a file's text;
 //! - `report`: a run's results as text and JSON; `sarif`, `junit`, `markdown`: the same for
-//!   GitHub code scanning, CI test reports and pull-request comments.
+//!   GitHub code scanning, CI test reports and pull-request comments; `pdf`: the Audit Pack.
 //!
 //! Pure: data in, data out. Reading a revision from git is `ops::check`'s job.
 
@@ -25,6 +25,7 @@ pub mod junit;
 pub mod lint;
 pub mod location;
 pub mod markdown;
+pub mod pdf;
 pub mod report;
 pub mod rule;
 pub mod sarif;

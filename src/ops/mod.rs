@@ -12,5 +12,6 @@ pub mod init;
 pub mod key;
 pub mod log;
 pub mod plan;
+pub mod report;
 pub mod selection;
 pub mod show;
