@@ -58,7 +58,7 @@ fn main() {
     let begun = Instant::now();
     let mut parsed: Vec<(String, Value)> = Vec::new();
     for relative in files(&root.join("okta")) {
-        let text = std::fs::read(root.join(&relative)).expect("read a file");
+        let text = std::fs::read(root.join("okta").join(&relative)).expect("read a file");
         let value: Value = serde_json::from_slice(&text).expect("JSON");
         let path = format!("okta/{}", relative.to_string_lossy().replace('\\', "/"));
         parsed.push((path, value));
