@@ -863,4 +863,78 @@ mod tests {
         ids.sort_by_key(|a| natural(a));
         assert_eq!(ids, ["A.5.16", "A.8.5", "CC6.2", "CC6.10", "CC10.1"]);
     }
+
+    /// `small` under the stig profile against SOC 2.
+    fn small_report() -> Report<'static> {
+        use crate::catalogue::Catalogue;
+        use crate::compliance::eval::{self, Context, Coverage};
+        use crate::compliance::rule::{Rule, Severity};
+        use crate::compliance::tree::{Index, Tree};
+        let catalogue = Catalogue::okta().unwrap();
+        let fixture = crate::sim::FixtureTree::embedded("small").unwrap();
+        let files = fixture
+            .files
+            .iter()
+            .map(|(path, text)| (path.clone(), serde_json::from_str(text).unwrap()))
+            .collect();
+        let tree = Tree::from_files(catalogue, files);
+        let index = Index::new(catalogue, &tree);
+        let now = "2026-06-01T00:00:00Z";
+        let context = Context {
+            now: now.parse().unwrap(),
+            taken: Some(now.parse().unwrap()),
+            profile: Profile::Stig,
+            coverage: Coverage::default(),
+        };
+        let all: Vec<&Rule> = crate::compliance::okta_rules()
+            .unwrap()
+            .all()
+            .iter()
+            .filter(|r| !r.controls(Framework::Soc2).is_empty())
+            .collect();
+        Report {
+            revision: crate::diff::render::Revision {
+                rev: "0123456789abcdef0123456789abcdef01234567".into(),
+                commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+                time: Some(now.into()),
+            },
+            now: now.into(),
+            profile: Profile::Stig,
+            framework: Some(Framework::Soc2),
+            min_severity: Severity::Low,
+            fail_on: Severity::High,
+            outcomes: eval::evaluate(&all, &index, &context),
+            unknown_files: Vec::new(),
+            baseline: None,
+            sources: Default::default(),
+        }
+    }
+
+    /// Two renders in one process are byte-identical (printpdf's trailer ids come from a
+    /// process-wide counter, which `fixed_id` overwrites), and carry their stamp.
+    #[test]
+    fn renders_are_identical_within_a_process_and_carry_their_stamp() {
+        let report = small_report();
+        let pack = Pack {
+            org: "small.okta.example",
+            framework: Framework::Soc2,
+            waivers: &[],
+        };
+        let first = render(&pack, &report);
+        let second = render(&pack, &report);
+        assert!(first == second, "two renders differ");
+        let stamp = Stamp::find(&first)
+            .expect("a stamp")
+            .expect("a readable stamp");
+        assert_eq!(stamp.data_sha256, data_sha256(&report));
+        assert_eq!(stamp.commit, "0123456789abcdef0123456789abcdef01234567");
+        assert_eq!(stamp.profile, Profile::Stig);
+        let text = String::from_utf8_lossy(&first);
+        let id = text.rfind("/ID").expect("a trailer /ID");
+        assert!(
+            text[id..].contains(&data_sha256(&report)[..32]),
+            "{}",
+            &text[id..id + 100]
+        );
+    }
 }
