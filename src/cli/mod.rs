@@ -15,6 +15,7 @@ pub mod init;
 pub mod key;
 pub mod log;
 pub mod plan;
+pub mod report;
 pub mod restore;
 pub mod rules;
 pub mod serve;
@@ -94,6 +95,8 @@ pub enum Command {
     Check(check::Args),
     /// The compliance rules: list them, show one, lint them against Okta's schema
     Rules(rules::Args),
+    /// The Audit Pack PDF of a snapshot against a framework; `report verify FILE` checks one
+    Report(report::Args),
     /// Operate the server's installation: add team members, set a team's plan
     Admin(admin::Args),
     /// Run the web server: dashboard, JSON API and backup workers (SQLite by default)
@@ -171,6 +174,7 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Show(args) => show::run(args),
         Command::Check(args) => check::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Report(args) => report::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Worker(args) => serve::worker(args),

@@ -15,6 +15,7 @@ pub mod init;
 pub mod key;
 pub mod log;
 pub mod plan;
+pub mod report;
 pub mod schedules;
 pub mod selection;
 pub mod show;

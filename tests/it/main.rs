@@ -14,6 +14,7 @@ mod diff_cli;
 mod history_cli;
 mod okta_client;
 mod plan_cli;
+mod report_cli;
 mod server_access;
 mod server_flow;
 mod server_workers;
