@@ -16,6 +16,7 @@ mod okta_client;
 mod plan_cli;
 mod report_cli;
 mod server_access;
+mod server_browser;
 mod server_flow;
 mod server_workers;
 mod sim_api;
