@@ -59,6 +59,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "BUTTERFLY_LOG", default_value = "warn")]
     pub log: String,
 
+    /// Log lines as `text` or `json` (one JSON object per line, for a log collector)
+    #[arg(
+        long,
+        global = true,
+        env = "BUTTERFLY_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -147,6 +157,13 @@ impl KindArgs {
         .resolve(catalogue)
         .map_err(|e| Failure::Usage(e.to_string()))
     }
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Output of commands with a machine-readable form.

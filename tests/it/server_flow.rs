@@ -1146,3 +1146,55 @@ async fn retention_follows_the_plan_after_each_backup_and_keeps_ids_and_fsck_cle
     drop(server);
     db.finish().await;
 }
+
+#[tokio::test]
+async fn serve_refuses_to_start_without_the_master_key_of_its_encrypted_data() {
+    let db = databases("master key").await.remove(0);
+    let store = db.open().await;
+    let admin = member(&store, "Acme", "ana@acme.example", Role::Admin).await;
+    store
+        .put_secret(admin.team, "probe", b"sealed")
+        .await
+        .unwrap();
+    store.close().await;
+    let serve = |key: Option<&str>, remove_file: bool| {
+        if remove_file {
+            let _ = std::fs::rename(
+                db.data_dir.path().join("master.key"),
+                db.data_dir.path().join("master.key.moved"),
+            );
+        }
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_butterfly"));
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--workers",
+                "0",
+                "--data-dir",
+            ])
+            .arg(db.data_dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("BUTTERFLY_MASTER_KEY");
+        if let Some(key) = key {
+            command.env("BUTTERFLY_MASTER_KEY", key);
+        }
+        Run::from(command.output().unwrap())
+    };
+    let wrong = serve(Some(&"ab".repeat(32)), false);
+    assert_eq!(wrong.code, 3, "{}", wrong.text());
+    assert!(
+        wrong.stderr.contains("BUTTERFLY_MASTER_KEY"),
+        "names where the key came from: {}",
+        wrong.text()
+    );
+    assert!(
+        !wrong.text().contains(&"ab".repeat(32)),
+        "never prints the key"
+    );
+    let missing = serve(None, true);
+    assert_eq!(missing.code, 3, "{}", missing.text());
+    assert!(missing.stderr.contains("master.key"), "{}", missing.text());
+    db.finish().await;
+}
