@@ -274,9 +274,11 @@ async fn check(state: &AppState, request: Request) -> Result<Request, Response> 
 
     let (mut parts, body) = request.into_parts();
     let body = if unsafe_method {
+        // Public forms (sign-in, one-time links) carry the double-submit cookie's value, signed
+        // in or not; every other form the session's token.
         let expected = match (&member, entry.access) {
+            (_, Access::Public) => session::cookie(&parts.headers, CSRF_COOKIE),
             (Some(member), _) => Some(member.csrf.clone()),
-            (None, Access::Public) => session::cookie(&parts.headers, CSRF_COOKIE),
             (None, _) => None,
         };
         let header = parts

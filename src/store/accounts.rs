@@ -324,8 +324,15 @@ impl Store {
             .fetch_optional(p)
             .await)
         .map_err(self.query_error(format!("find the user {email}")))?;
-        let Some(row) = row else { return Ok(None) };
-        let Some(hash) = row.5.clone() else {
+        let hash = row.as_ref().and_then(|r| r.5.clone());
+        let (Some(row), Some(hash)) = (row, hash) else {
+            let password = password.to_string();
+            tokio::task::spawn_blocking(move || password::verify_nothing(&password))
+                .await
+                .map_err(|e| StoreError::Task {
+                    what: "checking a password".into(),
+                    reason: e.to_string(),
+                })?;
             return Ok(None);
         };
         let password = password.to_string();

@@ -29,6 +29,16 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
     Ok(hashed.to_string())
 }
 
+/// Spends the time of one verification without a stored hash, so an unknown email or an
+/// account without a password answers as slowly as a wrong password (no account discovery by
+/// timing).
+pub fn verify_nothing(password: &str) {
+    static DUMMY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if let Some(hash) = DUMMY.get_or_init(|| hash("butterfly-no-such-account").ok()) {
+        let _ = verify(hash, password);
+    }
+}
+
 /// Whether `password` matches the stored `hash`; a malformed hash matches nothing.
 pub fn verify(hash: &str, password: &str) -> bool {
     match PasswordHash::new(hash) {

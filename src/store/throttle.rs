@@ -5,8 +5,11 @@
 
 use super::{Store, StoreError, on_pool};
 
-/// The failures a subject may have in one window.
+/// The failures an account (`email:` subject) may have in one window.
 pub const MAX_FAILURES: i64 = 5;
+/// The failures an address (`ip:` subject) may have in one window: higher, since a whole office
+/// may sign in from one address.
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 /// The window, in seconds.
 pub const WINDOW_SECS: i64 = 15 * 60;
 
@@ -23,9 +26,14 @@ impl Store {
             .fetch_optional(p)
             .await)
         .map_err(self.query_error("read the failed sign-ins"))?;
+        let limit = if subject.starts_with("ip:") {
+            MAX_FAILURES_PER_ADDRESS
+        } else {
+            MAX_FAILURES
+        };
         Ok(row.and_then(|(start, failures)| {
             let until = start + WINDOW_SECS;
-            (failures >= MAX_FAILURES && until > now).then_some(until)
+            (failures >= limit && until > now).then_some(until)
         }))
     }
 
