@@ -198,6 +198,23 @@ fn check_input(
     ))
 }
 
+/// Runs a file operation on a connection's repository on a blocking thread, naming the
+/// repository and what failed.
+async fn on_repository(
+    dir: &Path,
+    what: &str,
+    operation: impl FnOnce() -> std::io::Result<()> + Send + 'static,
+) -> Result<(), ConnectionsError> {
+    let failed = |problem: String| ConnectionsError::Repository {
+        path: dir.to_path_buf(),
+        problem,
+    };
+    tokio::task::spawn_blocking(operation)
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| failed(format!("{what}: {e}")))
+}
+
 fn target(connection: &OrgConnection) -> String {
     format!("connection {} ({})", connection.id.0, connection.name)
 }
@@ -345,46 +362,30 @@ impl Installation {
         let team = actor.user.team;
         let connection = self.connection(team, id).await?;
         let dir = repository_dir(&self.data_dir, team, id);
-        let kept = if dir.exists() {
-            if keep_repository {
-                let aside = self.data_dir.join("repos").join("deleted").join(format!(
-                    "team-{}-connection-{}-{}",
-                    team.0,
-                    id.0,
-                    now()
-                ));
-                let (from, to) = (dir.clone(), aside.clone());
-                tokio::task::spawn_blocking(move || {
-                    if let Some(parent) = to.parent() {
-                        std::fs::create_dir_all(parent)?;
-                    }
-                    std::fs::rename(&from, &to)
-                })
-                .await
-                .map_err(|e| ConnectionsError::Repository {
-                    path: dir.clone(),
-                    problem: e.to_string(),
-                })?
-                .map_err(|e| ConnectionsError::Repository {
-                    path: dir.clone(),
-                    problem: format!("could not move it aside: {e}"),
-                })?;
-                Some(aside)
-            } else {
-                let from = dir.clone();
-                tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&from))
-                    .await
-                    .map_err(|e| ConnectionsError::Repository {
-                        path: dir.clone(),
-                        problem: e.to_string(),
-                    })?
-                    .map_err(|e| ConnectionsError::Repository {
-                        path: dir.clone(),
-                        problem: format!("could not remove it: {e}"),
-                    })?;
-                None
-            }
+        let kept = if !dir.exists() {
+            None
+        } else if keep_repository {
+            let aside = self.data_dir.join("repos").join("deleted").join(format!(
+                "team-{}-connection-{}-{}",
+                team.0,
+                id.0,
+                now()
+            ));
+            let (from, to) = (dir.clone(), aside.clone());
+            on_repository(&dir, "could not move it aside", move || {
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::rename(&from, &to)
+            })
+            .await?;
+            Some(aside)
         } else {
+            let from = dir.clone();
+            on_repository(&dir, "could not remove it", move || {
+                std::fs::remove_dir_all(&from)
+            })
+            .await?;
             None
         };
         self.store.delete_connection(team, id).await?;

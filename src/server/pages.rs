@@ -105,6 +105,21 @@ pub(super) fn render(
         .map_err(|e| ServerError::internal(format!("rendering {name}: {e:#}")))
 }
 
+/// A form the person can correct is shown again with the message and the error's status; a
+/// server fault stays an error page.
+async fn refused_form<F, Fut>(error: ServerError, page: F) -> Result<Response, ServerError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Html<String>, ServerError>>,
+{
+    if error.status.is_server_error() {
+        return Err(error);
+    }
+    let status = error.status;
+    let page = page(error.message).await?;
+    Ok((status, page).into_response())
+}
+
 /// Fixed notices a redirect may ask a page to show (never text from the URL itself).
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
@@ -363,12 +378,10 @@ pub async fn set_team(
     {
         Ok(_) => Ok(Redirect::to("/settings?notice=timezone").into_response()),
         Err(e) => {
-            let error: ServerError = e.into();
-            if error.status.is_server_error() {
-                return Err(error);
-            }
-            let page = settings_page(&state, &member, None, Some(error.message)).await?;
-            Ok((error.status, page).into_response())
+            refused_form(e.into(), |message| {
+                settings_page(&state, &member, None, Some(message))
+            })
+            .await
         }
     }
 }
@@ -868,12 +881,10 @@ pub async fn add_member(
                 .into_response())
         }
         Err(e) => {
-            let error = member_error(e);
-            if error.status.is_server_error() {
-                return Err(error);
-            }
-            let page = members_page(&state, &member, None, Some(error.message)).await?;
-            Ok((error.status, page).into_response())
+            refused_form(member_error(e), |message| {
+                members_page(&state, &member, None, Some(message))
+            })
+            .await
         }
     }
 }
