@@ -122,6 +122,9 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         report.done,
         report.journal.display()
     );
+    if !report.created.is_empty() {
+        println!("Old id → new id map: {}", report.ids.display());
+    }
     if let Some(backup) = &report.backup
         && let Some(commit) = &backup.commit
     {

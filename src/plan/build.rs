@@ -523,16 +523,30 @@ impl Builder<'_> {
                 .map(|r| r.variant)
                 .unwrap_or(0),
             recreate: false,
+            was: None,
         });
         let last = self.actions.len() - 1;
         &mut self.actions[last]
     }
 
     fn manual(&mut self, kind: &Kind, path: &str, name: &str, what: String) {
+        self.manual_field(kind, path, name, None, what);
+    }
+
+    /// A field of an object the restore leaves as it is, and what the operator must do.
+    fn manual_field(
+        &mut self,
+        kind: &Kind,
+        path: &str,
+        name: &str,
+        pointer: Option<String>,
+        what: String,
+    ) {
         self.manual.push(Manual {
             kind: kind.name.clone(),
             path: path.to_string(),
             name: name.to_string(),
+            pointer,
             what,
         });
     }
@@ -736,15 +750,20 @@ impl Builder<'_> {
                 let mut body = create_body(self.catalogue, kind, &desired);
                 let unsent = requestable(self.catalogue, kind, &mut body);
                 for pointer in strip_secrets(&mut body) {
-                    self.manual(kind, path, &name, format!("the secret at `{pointer}` is kept only as a fingerprint: supply it (the object is created without it)"));
+                    let what = format!(
+                        "the secret at `{pointer}` is kept only as a fingerprint: supply it (the object is created without it)"
+                    );
+                    self.manual_field(kind, path, &name, Some(pointer), what);
                 }
                 if kind.name == "user" {
                     self.manual(kind, path, &name, "passwords, recovery answers and factors are never returned by Okta: the user is created without them and activates or resets".into());
                 }
+                let was = id_of(kind, &self.input.desired_files[path]);
                 let action = self.action(Op::Create, kind, path, &name);
                 action.parent = parent.clone();
                 action.body = Some(body);
                 action.note = unsent_note(&unsent);
+                action.was = was;
                 if let Some(desired_status) = status(&desired)
                     && desired_status != "INACTIVE"
                     && let Some(op) = lifecycle_to(kind, desired_status)
@@ -879,9 +898,11 @@ impl Builder<'_> {
         let mut body = create_body(self.catalogue, kind, desired);
         requestable(self.catalogue, kind, &mut body);
         strip_secrets(&mut body);
+        let was = id_of(kind, &self.input.desired_files[path]);
         let action = self.action(Op::Create, kind, path, name);
         action.parent = parent.clone();
         action.body = Some(body);
+        action.was = was;
         if let Some(desired_status) = status(desired)
             && desired_status == "ACTIVE"
             && let Some(op) = lifecycle_to(kind, desired_status)
@@ -953,14 +974,20 @@ impl Builder<'_> {
             if have.get(id) == Some(value) || (ruled.is_some() && !have.contains_key(id)) {
                 continue;
             }
-            let op = Op::AddMember;
-            let action = self.action(op, kind, path, &name);
+            let mut unsent = Vec::new();
+            let body = match add {
+                Some(template) => member_request(template, id),
+                None => {
+                    let mut body = writable(kind, value);
+                    unsent = requestable(self.catalogue, kind, &mut body);
+                    body
+                }
+            };
+            let action = self.action(Op::AddMember, kind, path, &name);
             action.parent = parent.clone();
             action.member = Some(id.clone());
-            action.body = Some(match add {
-                Some(template) => member_request(template, id),
-                None => writable(kind, value),
-            });
+            action.body = Some(body);
+            action.note = unsent_note(&unsent);
             // The member's own fields the endpoint names (`self.label`), from the member.
             let variant = kind
                 .variants
@@ -974,14 +1001,30 @@ impl Builder<'_> {
                 }
             }
             if have.contains_key(id) {
-                action.note = Some("assigned again with the backed-up settings".into());
+                action.note = Some(match &action.note {
+                    Some(unsent) => format!("assigned again with the backed-up settings; {unsent}"),
+                    None => "assigned again with the backed-up settings".into(),
+                });
             }
         }
         if self.input.options.prune {
-            for id in have.keys().filter(|id| !want.contains_key(*id)) {
+            for (id, value) in have.iter().filter(|(id, _)| !want.contains_key(*id)) {
                 let action = self.action(Op::RemoveMember, kind, path, &name);
                 action.parent = parent.clone();
                 action.member = Some(id.clone());
+                // The member's own fields the endpoint names (a group push mapping's own id,
+                // not its source group), from the live member.
+                let variant = kind
+                    .variants
+                    .get(action.variant)
+                    .unwrap_or_else(|| kind.primary());
+                for (name, source) in &variant.params {
+                    if source.depth == 0
+                        && let Some(text) = source.path.get(value).and_then(crate::diff::text)
+                    {
+                        action.params.insert(name.clone(), text);
+                    }
+                }
             }
         }
         Ok(())
@@ -1635,6 +1678,7 @@ mod tests {
             params: BTreeMap::new(),
             variant: 0,
             recreate: false,
+            was: None,
         };
         let ordered = after_their_creates(vec![
             action(
@@ -1698,6 +1742,31 @@ mod tests {
             "{}",
             plan.refused[0].why
         );
+    }
+
+    #[test]
+    fn a_deprovisioned_user_is_created_then_deactivated_and_its_old_id_kept() {
+        let desired = tree(vec![(
+            "okta/users/x@acme.com.json",
+            json!({"id": "00uX", "profile": {"login": "x@acme.com"}, "status": "DEPROVISIONED"}),
+        )]);
+        let plan = plan_with(&desired, &BTreeMap::new(), Options::default(), &["user"]).unwrap();
+        assert!(plan.refused.is_empty(), "{:?}", plan.refused);
+        assert_eq!(
+            ops(&plan),
+            vec![
+                (Op::Create, "x@acme.com".into()),
+                (Op::Deactivate, "x@acme.com".into())
+            ]
+        );
+        assert_eq!(plan.actions[0].was.as_deref(), Some("00uX"));
+        // A live user is still never deactivated.
+        let live = tree(vec![(
+            "okta/users/x@acme.com.json",
+            json!({"id": "00uX", "profile": {"login": "x@acme.com"}, "status": "ACTIVE"}),
+        )]);
+        let plan = plan_with(&desired, &live, Options::default(), &["user"]).unwrap();
+        assert_eq!(plan.refused.len(), 1, "{:?}", plan.refused);
     }
 
     #[test]

@@ -461,7 +461,11 @@ impl Context<'_> {
                         return true;
                     };
                     if source.path.to_string() == "id" {
+                        // A relationship member is kept under its member key (a group push
+                        // mapping under its source group) but addressed by its own id.
                         *object.id == **value
+                            || object.body().get("id").and_then(Value::as_str)
+                                == Some(value.as_str())
                     } else {
                         source.path.get(&object.body()).map(value_text).as_deref()
                             == Some(value.as_str())
@@ -985,6 +989,27 @@ impl Context<'_> {
         if let Value::Object(map) = &mut value {
             if self.kind.id.as_ref().is_some_and(|p| p.to_string() == "id") {
                 map.insert("id".into(), json!(id));
+            }
+            // A member is its identity: the fields the path names (PUT
+            // /apps/{appId}/groups/{groupId} answers with the group's `id`), and an `id` Okta
+            // gives a member that has none (an admin role assignment).
+            if matches!(
+                self.kind.shape,
+                crate::catalogue::Shape::Relationship { .. }
+            ) {
+                for (name, source) in &self.variant.params {
+                    if source.depth == 0
+                        && let [crate::catalogue::Segment::Key(field)] = source.path.segments()
+                        && let Some(value) = self.matched.params.get(name)
+                    {
+                        map.entry(field.clone()).or_insert_with(|| json!(value));
+                    }
+                }
+                if let crate::catalogue::Shape::Relationship { member, .. } = &self.kind.shape
+                    && member.to_string() == "id"
+                {
+                    map.entry("id").or_insert_with(|| json!(id));
+                }
             }
             if self
                 .kind

@@ -14,6 +14,7 @@ mod diff_cli;
 mod history_cli;
 mod okta_client;
 mod plan_cli;
+mod restore_roundtrip;
 mod sim_api;
 mod sim_auth;
 mod sim_contract;
