@@ -484,6 +484,10 @@ fn status(body: &Value) -> Option<&str> {
     body.get("status").and_then(Value::as_str)
 }
 
+/// Kinds Okta always creates INACTIVE, whatever the request (a group rule is activated
+/// separately); other kinds are created active unless their create asks `activate=false`.
+const CREATED_INACTIVE: [&str; 1] = ["group_rule"];
+
 /// The lifecycle operation that brings an object to `status`, if the kind has one.
 fn lifecycle_to(kind: &Kind, status: &str) -> Option<Op> {
     let lifecycle = &kind.primary().endpoints.lifecycle;
@@ -764,8 +768,14 @@ impl Builder<'_> {
                 action.body = Some(body);
                 action.note = unsent_note(&unsent);
                 action.was = was;
+                // Okta creates most kinds active: an inactive one is deactivated after its
+                // create, unless the create asks for an inactive object (`activate=false`).
+                let created_inactive = CREATED_INACTIVE.contains(&kind.name.as_str())
+                    || kind.primary().endpoints.create.as_ref().is_some_and(|c| {
+                        c.query.get("activate").map(String::as_str) == Some("false")
+                    });
                 if let Some(desired_status) = status(&desired)
-                    && desired_status != "INACTIVE"
+                    && !(desired_status == "INACTIVE" && created_inactive)
                     && let Some(op) = lifecycle_to(kind, desired_status)
                 {
                     let action = self.action(op, kind, path, &name);
@@ -840,7 +850,12 @@ impl Builder<'_> {
                         }
                         let mut body = writable(kind, &desired);
                         let unsent = requestable(self.catalogue, kind, &mut body);
-                        strip_secrets(&mut body);
+                        for pointer in strip_secrets(&mut body) {
+                            let what = format!(
+                                "the secret at `{pointer}` is kept only as a fingerprint: the update is sent without it, and a replace without it may clear it; supply it"
+                            );
+                            self.manual_field(kind, path, &name, Some(pointer), what);
+                        }
                         let action = self.action(Op::Update, kind, path, &name);
                         action.id = live_id.clone();
                         action.parent = parent.clone();
@@ -897,7 +912,12 @@ impl Builder<'_> {
         );
         let mut body = create_body(self.catalogue, kind, desired);
         requestable(self.catalogue, kind, &mut body);
-        strip_secrets(&mut body);
+        for pointer in strip_secrets(&mut body) {
+            let what = format!(
+                "the secret at `{pointer}` is kept only as a fingerprint: supply it (the object is re-created without it)"
+            );
+            self.manual_field(kind, path, name, Some(pointer), what);
+        }
         let was = id_of(kind, &self.input.desired_files[path]);
         let action = self.action(Op::Create, kind, path, name);
         action.parent = parent.clone();
@@ -1741,6 +1761,25 @@ mod tests {
                 .starts_with("the token lacks the scope okta.groups.manage"),
             "{}",
             plan.refused[0].why
+        );
+    }
+
+    #[test]
+    fn an_inactive_object_okta_creates_active_is_deactivated_after_its_create() {
+        let desired = tree(vec![(
+            "okta/trusted-origins/Docs.json",
+            json!({"id": "tosX", "name": "Docs", "origin": "https://docs.example", "scopes": [{"type": "CORS"}], "status": "INACTIVE"}),
+        )]);
+        let plan = plan_with(
+            &desired,
+            &BTreeMap::new(),
+            Options::default(),
+            &["trusted_origin"],
+        )
+        .unwrap();
+        assert_eq!(
+            ops(&plan),
+            vec![(Op::Create, "Docs".into()), (Op::Deactivate, "Docs".into())]
         );
     }
 

@@ -1201,7 +1201,12 @@ impl Context<'_> {
             merge(&mut merged, &incoming);
             merged
         } else {
-            incoming
+            let mut replaced = incoming;
+            // What a client cannot send (server-set members: a JWK's `alg`, `_links`) stays.
+            if let Some(index) = self.state.catalogue.fields(&self.kind.name) {
+                keep_server_members(index, &existing_body, &mut replaced, &mut Vec::new());
+            }
+            replaced
         };
         // Read-only fields keep their server values whatever the body says.
         for path in &self.kind.read_only {
@@ -1433,4 +1438,44 @@ fn base_url(headers: &HeaderMap) -> String {
             .and_then(|h| h.to_str().ok())
             .unwrap_or("127.0.0.1")
     )
+}
+
+/// On a full replace, the members of the stored object that Okta's request schema does not take
+/// (or marks read-only) are kept where the body has none: Okta sets them itself, a client
+/// cannot send them.
+fn keep_server_members(
+    index: &crate::catalogue::FieldIndex,
+    existing: &Value,
+    updated: &mut Value,
+    path: &mut Vec<crate::catalogue::Segment>,
+) {
+    use crate::catalogue::{FieldPath, Segment};
+    match (existing, updated) {
+        (Value::Object(old), Value::Object(new)) => {
+            for (key, value) in old {
+                path.push(Segment::Key(key.clone()));
+                let here = FieldPath::from_segments(path.clone());
+                let takes = index.has_request_field(&here)
+                    && index
+                        .request_field(&here)
+                        .is_none_or(|info| !info.read_only);
+                match new.get_mut(key) {
+                    None if !takes => {
+                        new.insert(key.clone(), value.clone());
+                    }
+                    Some(child) if takes => keep_server_members(index, value, child, path),
+                    _ => {}
+                }
+                path.pop();
+            }
+        }
+        (Value::Array(old), Value::Array(new)) if old.len() == new.len() => {
+            path.push(Segment::Each);
+            for (value, child) in old.iter().zip(new.iter_mut()) {
+                keep_server_members(index, value, child, path);
+            }
+            path.pop();
+        }
+        _ => {}
+    }
 }
