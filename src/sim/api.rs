@@ -990,6 +990,45 @@ impl Context<'_> {
             if self.kind.id.as_ref().is_some_and(|p| p.to_string() == "id") {
                 map.insert("id".into(), json!(id));
             }
+            // What Okta itself sets on a create, which no request carries.
+            for (field, value) in set_on_create(&self.kind.name) {
+                let mut target = &mut *map;
+                let mut parts = field.split('.').peekable();
+                while let Some(part) = parts.next() {
+                    if parts.peek().is_none() {
+                        target.entry(part).or_insert(value);
+                        break;
+                    }
+                    let next = target.entry(part).or_insert_with(|| json!({}));
+                    let Value::Object(next) = next else { break };
+                    target = next;
+                }
+            }
+            // A scope grant names the app it was granted to.
+            if self.kind.name == "app_okta_scope_grant"
+                && let Some((_, app)) = &parent
+            {
+                map.entry("clientId")
+                    .or_insert_with(|| json!(app.to_string()));
+            }
+            if let Some(index) = self.state.catalogue.fields(&self.kind.name) {
+                // Who created it: the acting admin (or client).
+                match index.response.get("createdBy").map(|f| f.ty.as_str()) {
+                    Some("string") => {
+                        map.insert("createdBy".into(), self.actor["id"].clone());
+                    }
+                    Some("object") => {
+                        map.insert(
+                            "createdBy".into(),
+                            json!({"id": self.actor["id"], "type": self.actor["type"]}),
+                        );
+                    }
+                    _ => {}
+                }
+                if index.response.contains_key("createdDate") {
+                    map.insert("createdDate".into(), json!(now));
+                }
+            }
             // A member is its identity: the fields the path names (PUT
             // /apps/{appId}/groups/{groupId} answers with the group's `id`), and an `id` Okta
             // gives a member that has none (an admin role assignment).
@@ -1478,4 +1517,36 @@ fn keep_server_members(
         }
         _ => {}
     }
+}
+
+/// The members Okta gives a new object of a kind whatever the request says (read-only in its
+/// schema, so no client sends them): a new group is an OKTA_GROUP, a new brand or realm is not
+/// the default one, a new zone or user type is not Okta's own, a new user signs in with Okta,
+/// an owner added through the API is a directory owner, a new event hook is unverified and
+/// POSTs, a scope grant made through the API is an admin's. Keys are dotted paths.
+fn set_on_create(kind: &str) -> Vec<(String, Value)> {
+    let members: &[(&str, Value)] = match kind {
+        "group" => &[
+            ("type", json!("OKTA_GROUP")),
+            ("objectClass", json!(["okta:user_group"])),
+        ],
+        "brand" | "realm" => &[("isDefault", json!(false))],
+        "network_zone" => &[("system", json!(false))],
+        "user_type" => &[("default", json!(false))],
+        "user" => &[(
+            "credentials.provider",
+            json!({"name": "OKTA", "type": "OKTA"}),
+        )],
+        "group_owner" => &[("originType", json!("OKTA_DIRECTORY"))],
+        "event_hook" => &[
+            ("verificationStatus", json!("UNVERIFIED")),
+            ("channel.config.method", json!("POST")),
+        ],
+        "app_okta_scope_grant" => &[("source", json!("ADMIN"))],
+        _ => &[],
+    };
+    members
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
