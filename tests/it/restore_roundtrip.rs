@@ -917,3 +917,106 @@ fn every_kind_a_client_can_write_is_restored_after_a_change() {
         report(&problems)
     );
 }
+
+/// The rules of a policy as `(name, priority)`, by priority.
+fn priorities(sim: &Sim, policy: &str) -> Vec<(String, u64)> {
+    let mut rules: Vec<(String, u64)> =
+        block(sim.get_json(&format!("/api/v1/policies/{policy}/rules")))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    r["priority"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+    rules.sort_by_key(|(_, p)| *p);
+    rules
+}
+
+#[test]
+fn a_deleted_rule_between_two_others_gets_its_priority_back_and_the_plan_converges() {
+    let sim = Sim::start_unlimited("small");
+    let policy = "00p1smap2fa000000000"; // ACCESS_POLICY "Any two factors"
+    // A third customer rule first: First 1, HQ / VPN 2, Contractors 3, Catch-all 99.
+    let rule = serde_json::json!({"type": "ACCESS_POLICY", "name": "First", "priority": 1, "actions": {"appSignOn": {"access": "ALLOW"}}});
+    let (code, body) = send(
+        &sim,
+        "POST",
+        &format!("/api/v1/policies/{policy}/rules"),
+        Some(&rule),
+    );
+    assert_eq!(code, 200, "{body}");
+    let (_tmp, dir) = init(&sim);
+    let env: Env = vec![("OKTA_API_TOKEN", sim.api_token.clone())];
+    let first = backup(&dir, &[], &env);
+    assert_eq!(first.code, 0, "{}", first.text());
+    let original = head(&dir);
+    let expected = vec![
+        ("First".to_string(), 1),
+        ("HQ / VPN".to_string(), 2),
+        ("Contractors on assured devices".to_string(), 3),
+        ("Catch-all Rule".to_string(), 99),
+    ];
+    assert_eq!(priorities(&sim, policy), expected);
+
+    // The middle rule deleted.
+    let hq = "0pr1smr0160000000000";
+    let (code, body) = send(
+        &sim,
+        "DELETE",
+        &format!("/api/v1/policies/{policy}/rules/{hq}"),
+        None,
+    );
+    assert!((200..300).contains(&code), "{code} {body}");
+    // An admin closes the gap: the rule after it moves up to 2 (Okta renumbers the others).
+    let contractors = format!("/api/v1/policies/{policy}/rules/0pr1smr0170000000000");
+    let (_, mut live) = send(&sim, "GET", &contractors, None);
+    live["priority"] = serde_json::json!(2);
+    if let Some(index) = catalogue().fields("policy_rule") {
+        only_requestable(index, &mut live, &mut Vec::new());
+    }
+    let (code, body) = send(&sim, "PUT", &contractors, Some(&live));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        priorities(&sim, policy),
+        vec![
+            ("First".to_string(), 1),
+            ("Contractors on assured devices".to_string(), 2),
+            ("Catch-all Rule".to_string(), 99),
+        ]
+    );
+
+    // The policy's rules restored: the rule is back at 2, the others where they were.
+    let rules = "okta/policies/ACCESS_POLICY/Any two factors/rules";
+    let file = dir.join("rules.json");
+    let file_text = file.to_string_lossy().to_string();
+    let planned = run(
+        "plan",
+        &dir,
+        &["--ref", &original, "--out", &file_text, "--", rules],
+        &env,
+        false,
+    );
+    assert_eq!(planned.code, 0, "{}", planned.text());
+    let applied = run("apply", &dir, &[&file_text, "--yes"], &env, false);
+    assert_eq!(applied.code, 0, "{}", applied.text());
+    assert_eq!(priorities(&sim, policy), expected);
+    // Converged: planning the snapshot again changes nothing.
+    let again = run(
+        "plan",
+        &dir,
+        &["--ref", &original, "--format", "json", "--", rules],
+        &env,
+        false,
+    );
+    assert_eq!(again.code, 0, "{}", again.text());
+    assert_eq!(
+        again.json()["actions"],
+        serde_json::json!([]),
+        "{}",
+        again.stdout
+    );
+}
