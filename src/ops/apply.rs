@@ -514,6 +514,54 @@ async fn discover(
     Ok(action)
 }
 
+/// Replaces each `${secret:env:VAR}` / `${secret:file:PATH}` of a request body (`--secrets`)
+/// with the variable's value or the file's content, read now; an error names the file of the
+/// plan, the pointer and the source, never a value.
+fn supply_secrets(value: &mut Value, path: &str, pointer: &mut String) -> Result<(), String> {
+    match value {
+        Value::String(text) => {
+            let Some(source) = crate::plan::secrets::source_of(text) else {
+                return Ok(());
+            };
+            let secret = match source.split_once(':') {
+                Some(("env", name)) => std::env::var(name).map_err(|_| {
+                    format!("{path}: the secret at `{pointer}` comes from {source}, which is not set")
+                })?,
+                Some(("file", file)) => std::fs::read_to_string(file)
+                    .map(|t| t.strip_suffix('\n').unwrap_or(&t).to_string())
+                    .map_err(|e| {
+                        format!("{path}: the secret at `{pointer}` comes from {source}, which cannot be read: {e}")
+                    })?,
+                _ => {
+                    return Err(format!(
+                        "{path}: the secret at `{pointer}` names {source}, neither env:VAR nor file:PATH"
+                    ));
+                }
+            };
+            *text = secret;
+        }
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&crate::catalogue::pointer_token(key));
+                supply_secrets(child, path, pointer)?;
+                pointer.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                let len = pointer.len();
+                pointer.push_str(&format!("/{i}"));
+                supply_secrets(child, path, pointer)?;
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Sends one action; the id a create got (or `None`) and the answer's body.
 async fn execute(
     catalogue: &Catalogue,
@@ -535,7 +583,10 @@ async fn execute(
     let url = request::url(endpoint, action, created).map_err(|e: RequestError| e.to_string())?;
     let body = match &action.body {
         Some(body) if body.as_object().is_none_or(|m| !m.is_empty()) => {
-            Some(request::resolve_body(body, created, &action.path).map_err(|e| e.to_string())?)
+            let mut body =
+                request::resolve_body(body, created, &action.path).map_err(|e| e.to_string())?;
+            supply_secrets(&mut body, &action.path, &mut String::new())?;
+            Some(body)
         }
         _ => None,
     };

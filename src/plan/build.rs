@@ -35,6 +35,9 @@ pub struct Options {
     pub protected_apps: Vec<String>,
     /// The scopes the token was granted (`None`: an API token, which has its admin's rights).
     pub granted: Option<Vec<String>>,
+    /// `--secrets FILE`: `PATH#POINTER` → `env:VAR` or `file:PATH`, the secrets a snapshot
+    /// holds only as fingerprints supplied at apply time.
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// A plan's inputs.
@@ -537,6 +540,23 @@ impl Builder<'_> {
         self.manual_field(kind, path, name, None, what);
     }
 
+    /// The fingerprinted secrets stripped from a body that `--secrets` supplies: their
+    /// placeholders go back at their pointers; the others are returned, for the plan to list.
+    fn supply(&self, path: &str, body: &mut Value, stripped: Vec<String>) -> Vec<String> {
+        let mut missing = Vec::new();
+        for pointer in stripped {
+            match self.input.options.secrets.get(&format!("{path}#{pointer}")) {
+                Some(source) => super::secrets::set(
+                    body,
+                    &pointer,
+                    Value::String(super::secrets::placeholder(source)),
+                ),
+                None => missing.push(pointer),
+            }
+        }
+        missing
+    }
+
     /// A field of an object the restore leaves as it is, and what the operator must do.
     fn manual_field(
         &mut self,
@@ -753,9 +773,10 @@ impl Builder<'_> {
                 }
                 let mut body = create_body(self.catalogue, kind, &desired);
                 let unsent = requestable(self.catalogue, kind, &mut body);
-                for pointer in strip_secrets(&mut body) {
+                let stripped = strip_secrets(&mut body);
+                for pointer in self.supply(path, &mut body, stripped) {
                     let what = format!(
-                        "the secret at `{pointer}` is kept only as a fingerprint: supply it (the object is created without it)"
+                        "the secret at `{pointer}` is kept only as a fingerprint: supply it with --secrets (the object is created without it)"
                     );
                     self.manual_field(kind, path, &name, Some(pointer), what);
                 }
@@ -850,9 +871,10 @@ impl Builder<'_> {
                         }
                         let mut body = writable(kind, &desired);
                         let unsent = requestable(self.catalogue, kind, &mut body);
-                        for pointer in strip_secrets(&mut body) {
+                        let stripped = strip_secrets(&mut body);
+                        for pointer in self.supply(path, &mut body, stripped) {
                             let what = format!(
-                                "the secret at `{pointer}` is kept only as a fingerprint: the update is sent without it, and a replace without it may clear it; supply it"
+                                "the secret at `{pointer}` is kept only as a fingerprint: the update is sent without it, and a replace without it may clear it; supply it with --secrets"
                             );
                             self.manual_field(kind, path, &name, Some(pointer), what);
                         }
@@ -912,9 +934,10 @@ impl Builder<'_> {
         );
         let mut body = create_body(self.catalogue, kind, desired);
         requestable(self.catalogue, kind, &mut body);
-        for pointer in strip_secrets(&mut body) {
+        let stripped = strip_secrets(&mut body);
+        for pointer in self.supply(path, &mut body, stripped) {
             let what = format!(
-                "the secret at `{pointer}` is kept only as a fingerprint: supply it (the object is re-created without it)"
+                "the secret at `{pointer}` is kept only as a fingerprint: supply it with --secrets (the object is re-created without it)"
             );
             self.manual_field(kind, path, name, Some(pointer), what);
         }

@@ -14,6 +14,7 @@ pub mod apply;
 pub mod build;
 pub mod render;
 pub mod safety;
+pub mod secrets;
 
 use std::collections::BTreeMap;
 

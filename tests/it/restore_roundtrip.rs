@@ -1020,3 +1020,97 @@ fn a_deleted_rule_between_two_others_gets_its_priority_back_and_the_plan_converg
         again.stdout
     );
 }
+
+#[test]
+fn a_secret_supplied_with_secrets_is_restored_at_apply_time_and_never_written() {
+    let (sim, tmp, dir, env) = start();
+    let original = head(&dir);
+    let before = read_tree(&dir);
+    let path = "okta/identity-providers/Contractor OIDC (Northwind).json";
+    let pointer = "/protocol/credentials/client/client_secret";
+    for doomed in dependents(&before, path) {
+        delete_object(&sim, &before, &doomed, &before[&doomed])
+            .unwrap_or_else(|e| panic!("deleting {doomed}: {e}"));
+    }
+    // The secret's plaintext, as the fixture's org has it.
+    let secrets: Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::support::root().join("fixtures/orgs/small/secrets.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let plaintext =
+        secrets["identity_provider/0oa1smidpnorthwind00/protocol.credentials.client.client_secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let secrets_file = tmp.path().join("secrets.toml");
+    std::fs::write(
+        &secrets_file,
+        format!("\"{path}#{pointer}\" = \"env:NORTHWIND_SECRET\"\n"),
+    )
+    .unwrap();
+    let plan_file = tmp.path().join("idp.json");
+    let (plan_text, secrets_text) = (
+        plan_file.to_string_lossy().to_string(),
+        secrets_file.to_string_lossy().to_string(),
+    );
+    let planned = run(
+        "plan",
+        &dir,
+        &[
+            "--ref",
+            &original,
+            "--secrets",
+            &secrets_text,
+            "--out",
+            &plan_text,
+            "--",
+            path,
+        ],
+        &env,
+        false,
+    );
+    assert_eq!(planned.code, 0, "{}", planned.text());
+    let written = std::fs::read_to_string(&plan_file).unwrap();
+    assert!(
+        !written.contains(&plaintext),
+        "the plan file holds the secret"
+    );
+    let plan: Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(
+        plan["actions"][0]["body"].pointer(pointer),
+        Some(&Value::String("${secret:env:NORTHWIND_SECRET}".into())),
+        "{plan:#}"
+    );
+    assert!(
+        plan["manual"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["pointer"] != pointer),
+        "{plan:#}"
+    );
+    // Without the variable the step fails naming it; with it, the apply resumes.
+    let failed = run("apply", &dir, &[&plan_text, "--yes"], &env, false);
+    assert_eq!(failed.code, 1, "{}", failed.text());
+    assert!(
+        failed
+            .stderr
+            .contains("comes from env:NORTHWIND_SECRET, which is not set"),
+        "{}",
+        failed.stderr
+    );
+    let mut with_secret = env.clone();
+    with_secret.push(("NORTHWIND_SECRET", plaintext.clone()));
+    let applied = run("apply", &dir, &[&plan_text, "--yes"], &with_secret, false);
+    assert_eq!(applied.code, 0, "{}", applied.text());
+    assert!(!applied.text().contains(&plaintext));
+    // The restored IdP holds the same secret: the same fingerprint as the snapshot's.
+    let after = read_tree(&dir);
+    assert_eq!(
+        after[path].pointer(pointer),
+        before[path].pointer(pointer),
+        "{:#}",
+        after[path]
+    );
+}
