@@ -46,6 +46,21 @@ pub struct FieldInfo {
 }
 
 impl FieldInfo {
+    /// The field's default as Okta applies it to an absent field: a writable field without
+    /// `[*]`/`*` steps, outside HAL members, whose default has the field's type (the spec holds
+    /// a few prose "defaults").
+    pub fn usable_default(&self, path: &str) -> Option<(FieldPath, Value)> {
+        let value = self.default.as_ref()?;
+        if self.read_only || !self.accepts(value) {
+            return None;
+        }
+        let parsed = FieldPath::parse(path).ok()?;
+        let hypermedia = parsed
+            .first_key()
+            .is_some_and(|k| matches!(k, "_links" | "_embedded" | "_link"));
+        (parsed.is_single() && !hypermedia).then(|| (parsed, value.clone()))
+    }
+
     /// True when `value`'s JSON type is one of the field's types (`any` accepts everything).
     pub fn accepts(&self, value: &Value) -> bool {
         self.ty.split('|').any(|ty| match ty {
@@ -94,6 +109,13 @@ pub struct FieldIndex {
     pub response: BTreeMap<String, FieldInfo>,
     /// Fields Okta accepts when creating or updating.
     pub request: BTreeMap<String, FieldInfo>,
+    /// Defaults that hold for one variant of a polymorphic answer only (the spec's
+    /// discriminator at the object's root): discriminator field → its value → field → default
+    /// (`type` → `PASSWORD` → `settings.password.complexity.minLength` → 8). Only writable,
+    /// typed, single-valued fields outside HAL members, and only where the variant's default
+    /// differs from the common one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variant_defaults: BTreeMap<String, BTreeMap<String, BTreeMap<String, Value>>>,
 }
 
 /// The provenance note every index file carries.
@@ -154,7 +176,23 @@ impl FieldIndex {
         let _ = writeln!(out, "  \"kind\": {},", json(&self.kind));
         write_map(&mut out, "operations", &self.operations, true);
         write_map(&mut out, "response", &self.response, true);
-        write_map(&mut out, "request", &self.request, false);
+        let variants = !self.variant_defaults.is_empty();
+        write_map(&mut out, "request", &self.request, variants);
+        if variants {
+            // One line per variant: `"type": { "PASSWORD": {field: default, …} }`.
+            out.push_str("  \"variant_defaults\": {\n");
+            let last_field = self.variant_defaults.len() - 1;
+            for (i, (field, values)) in self.variant_defaults.iter().enumerate() {
+                let _ = writeln!(out, "    {}: {{", json(field));
+                let last = values.len().saturating_sub(1);
+                for (j, (value, defaults)) in values.iter().enumerate() {
+                    let comma = if j == last { "" } else { "," };
+                    let _ = writeln!(out, "      {}: {}{comma}", json(value), json(defaults));
+                }
+                let _ = writeln!(out, "    }}{}", if i == last_field { "" } else { "," });
+            }
+            out.push_str("  }\n");
+        }
         out.push_str("}\n");
         out
     }

@@ -317,6 +317,10 @@ pub struct Kind {
     /// `Catalogue` from the field index) overridden by `defaults`. Canonical files hold them,
     /// so "absent" and "the default" are the same file.
     pub effective_defaults: Vec<(FieldPath, Value)>,
+    /// What Okta assumes for an absent field of one variant only (a password policy's
+    /// `minLength`), from the spec's discriminator branches through the field index. Not in
+    /// canonical files: compliance fills them before evaluating.
+    pub variant_defaults: Vec<VariantDefaults>,
     pub derived: Vec<Derived>,
     pub references: Vec<Reference>,
     /// Marks objects Okta created itself: a restore adopts them, never creates or deletes.
@@ -446,4 +450,12 @@ impl Kind {
             .filter(|(_, path)| path.first_key() != Some(DERIVED_MEMBER))
             .collect()
     }
+}
+
+/// The defaults of one variant of a kind: they apply to an object whose `field` is `equals`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VariantDefaults {
+    pub field: FieldPath,
+    pub equals: Value,
+    pub defaults: Vec<(FieldPath, Value)>,
 }

@@ -971,6 +971,7 @@ fn check_kind(c: &mut Checker<'_>, raw: &RawKind, provider: &Provider) -> Option
         secret,
         sets,
         effective_defaults: defaults.clone(),
+        variant_defaults: Vec::new(),
         defaults,
         derived,
         references,

@@ -24,7 +24,7 @@ pub use field_path::{FieldPath, FieldPathError, Segment, pointer_token};
 pub use fields::{FieldIndex, FieldInfo, Operation};
 pub use kind::{
     Constraints, DERIVED_MEMBER, Derived, Embedding, Endpoints, FilePart, FileTemplate, Kind,
-    ParamSource, Reference, Scopes, SetArray, Shape, Transform, Variant,
+    ParamSource, Reference, Scopes, SetArray, Shape, Transform, Variant, VariantDefaults,
 };
 pub use predicate::Predicate;
 pub use provider::{Bucket, Provider};
@@ -119,6 +119,7 @@ impl Catalogue {
             };
             let target = &mut catalogue.kinds[position];
             target.effective_defaults = effective_defaults(target, &index);
+            target.variant_defaults = variant_defaults(target, &index);
             catalogue.fields.insert(kind, index);
         }
         Ok(catalogue)
@@ -252,24 +253,41 @@ impl Catalogue {
 fn effective_defaults(kind: &Kind, index: &FieldIndex) -> Vec<(FieldPath, serde_json::Value)> {
     let mut defaults: BTreeMap<String, (FieldPath, serde_json::Value)> = BTreeMap::new();
     for (path, info) in &index.response {
-        let (Some(value), false) = (&info.default, info.read_only) else {
-            continue;
-        };
-        let type_fits = info.accepts(value);
-        let Ok(parsed) = FieldPath::parse(path) else {
-            continue;
-        };
-        let hypermedia = parsed
-            .first_key()
-            .is_some_and(|k| matches!(k, "_links" | "_embedded" | "_link"));
-        if type_fits && parsed.is_single() && !hypermedia {
-            defaults.insert(path.clone(), (parsed, value.clone()));
+        if let Some(default) = info.usable_default(path) {
+            defaults.insert(path.clone(), default);
         }
     }
     for (path, value) in &kind.defaults {
         defaults.insert(path.to_string(), (path.clone(), value.clone()));
     }
     defaults.into_values().collect()
+}
+
+/// The index's per-variant defaults as `VariantDefaults`, less any field the kind declares a
+/// default for itself (the kind file has the last word).
+fn variant_defaults(kind: &Kind, index: &FieldIndex) -> Vec<VariantDefaults> {
+    let mut out = Vec::new();
+    for (field, values) in &index.variant_defaults {
+        let Ok(discriminator) = FieldPath::parse(field) else {
+            continue;
+        };
+        for (value, fields) in values {
+            let defaults: Vec<(FieldPath, serde_json::Value)> = fields
+                .iter()
+                .filter_map(|(path, default)| FieldPath::parse(path).ok().map(|p| (p, default)))
+                .filter(|(path, _)| !kind.defaults.iter().any(|(own, _)| own == path))
+                .map(|(path, default)| (path, default.clone()))
+                .collect();
+            if !defaults.is_empty() {
+                out.push(VariantDefaults {
+                    field: discriminator.clone(),
+                    equals: serde_json::Value::String(value.clone()),
+                    defaults,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Prefixes unqualified `{field}` placeholders of a pattern with `kind:`.

@@ -258,6 +258,45 @@ impl<'s> Flattener<'s> {
         }
     }
 
+    /// The defaults of each variant of a schema whose discriminator sits at the object's root:
+    /// each mapped schema walked on its own (so its defaults count), keeping the usable ones
+    /// (`FieldInfo::usable_default`). Keyed discriminator field → value → field → default.
+    fn variant_defaults_of(
+        &self,
+        schema: &Value,
+    ) -> BTreeMap<String, BTreeMap<String, BTreeMap<String, Value>>> {
+        let mut out: BTreeMap<String, BTreeMap<String, BTreeMap<String, Value>>> = BTreeMap::new();
+        let (resolved, _) = self.resolve(schema);
+        let Some(discriminator) = resolved.get("discriminator") else {
+            return out;
+        };
+        let (Some(field), Some(mapping)) = (
+            discriminator.get("propertyName").and_then(Value::as_str),
+            discriminator.get("mapping").and_then(Value::as_object),
+        ) else {
+            return out;
+        };
+        for (value, target) in mapping {
+            let Some(target) = target.as_str() else {
+                continue;
+            };
+            let fields = self.fields_of(&serde_json::json!({ "$ref": target }));
+            let defaults: BTreeMap<String, Value> = fields
+                .iter()
+                .filter_map(|(path, info)| {
+                    info.usable_default(path)
+                        .map(|(_, default)| (path.clone(), default))
+                })
+                .collect();
+            if !defaults.is_empty() {
+                out.entry(field.to_string())
+                    .or_default()
+                    .insert(value.clone(), defaults);
+            }
+        }
+        out
+    }
+
     /// Fields of a schema, rooted at the object itself (paths have no leading segment).
     fn fields_of(&self, schema: &Value) -> BTreeMap<String, FieldInfo> {
         let mut out = BTreeMap::new();
@@ -591,6 +630,15 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
                             Some(schema)
                         };
                         if let Some(element) = element {
+                            for (field, values) in flattener.variant_defaults_of(element) {
+                                let known = index.variant_defaults.entry(field).or_default();
+                                for (value, defaults) in values {
+                                    let known = known.entry(value).or_default();
+                                    for (path, default) in defaults {
+                                        known.entry(path).or_insert(default);
+                                    }
+                                }
+                            }
                             let fields = flattener.fields_of(element);
                             read_schemas.push(
                                 fields
@@ -639,6 +687,18 @@ pub fn derive(spec: &Value, kinds: &[Kind]) -> (BTreeMap<String, FieldIndex>, Ve
         }
         mark_required(&mut index.request, &write_schemas, true);
         mark_required(&mut index.response, &read_schemas, false);
+        // A variant's default that every variant shares is a common default already.
+        for values in index.variant_defaults.values_mut() {
+            for defaults in values.values_mut() {
+                defaults.retain(|path, default| {
+                    index.response.get(path).and_then(|i| i.default.as_ref()) != Some(default)
+                });
+            }
+            values.retain(|_, defaults| !defaults.is_empty());
+        }
+        index
+            .variant_defaults
+            .retain(|_, values| !values.is_empty());
         // Required fields the kind declares beyond the spec must be writable request fields.
         for path in &kind.required {
             match index.request.get(&path.to_string()) {

@@ -23,6 +23,24 @@ pub struct Args {
 pub enum Action {
     /// Add a member to a team (made if needed) and print a one-time sign-in link
     CreateUser(CreateUserArgs),
+    /// Set a team's plan: free (1 connection), standard (2) or business (no limit)
+    SetPlan(SetPlanArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SetPlanArgs {
+    /// The server's data directory (SQLite database, master key); DATABASE_URL=postgres://…
+    /// puts the database in PostgreSQL instead
+    #[arg(long, value_name = "DIR", env = "BUTTERFLY_DATA_DIR")]
+    pub data_dir: PathBuf,
+
+    /// The team's name
+    #[arg(long, value_name = "TEAM")]
+    pub team: String,
+
+    /// free, standard or business
+    #[arg(long, value_name = "PLAN")]
+    pub plan: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,6 +74,33 @@ pub struct CreateUserArgs {
 pub fn run(args: Args) -> Result<Outcome, Failure> {
     match args.action {
         Action::CreateUser(args) => create_user(args),
+        Action::SetPlan(args) => set_plan(args),
+    }
+}
+
+fn set_plan(args: SetPlanArgs) -> Result<Outcome, Failure> {
+    let team = TeamName::parse(&args.team).map_err(|e| Failure::Usage(e.to_string()))?;
+    let config = StoreConfig::new(&args.data_dir, |name| std::env::var(name).ok());
+    let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+    let done = runtime.block_on(async {
+        let store = Store::open(&config)
+            .await
+            .map_err(admin::SetPlanError::Store)?;
+        let done = admin::set_plan(&store, &team, &args.plan).await;
+        store.close().await;
+        done
+    });
+    match done {
+        Ok(()) => {
+            eprintln!(
+                "team {} is now on the {} plan",
+                team,
+                args.plan.trim().to_lowercase()
+            );
+            Ok(Outcome::Done)
+        }
+        Err(admin::SetPlanError::Store(e)) => Err(Failure::Failed(anyhow::Error::new(e))),
+        Err(e) => Err(Failure::Usage(e.to_string())),
     }
 }
 

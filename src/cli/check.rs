@@ -69,7 +69,7 @@ pub enum CheckFormat {
 }
 
 /// Usage errors (exit 3) apart from failures (exit 1).
-fn failure(e: CheckError) -> Failure {
+pub(crate) fn failure(e: CheckError) -> Failure {
     match e {
         CheckError::Open(e) => open_failure(e),
         CheckError::Revision(e) => open_failure(diff::DiffOpError::Revision(e)),

@@ -15,8 +15,10 @@ pub mod init;
 pub mod key;
 pub mod log;
 pub mod plan;
+pub mod report;
 pub mod restore;
 pub mod rules;
+pub mod serve;
 pub mod show;
 pub mod sim;
 pub mod test_connection;
@@ -93,8 +95,14 @@ pub enum Command {
     Check(check::Args),
     /// The compliance rules: list them, show one, lint them against Okta's schema
     Rules(rules::Args),
-    /// Operate the server's installation: add team members (server in progress, issue #8)
+    /// The Audit Pack PDF of a snapshot against a framework; `report verify FILE` checks one
+    Report(report::Args),
+    /// Operate the server's installation: add team members, set a team's plan
     Admin(admin::Args),
+    /// Run the web server: dashboard, JSON API and backup workers (SQLite by default)
+    Serve(serve::ServeArgs),
+    /// Run more backup workers on the server's database and data directory
+    Worker(serve::WorkerArgs),
 }
 
 /// Where the org repository is.
@@ -166,6 +174,9 @@ pub fn run(cli: Cli) -> Result<Outcome, Failure> {
         Command::Show(args) => show::run(args),
         Command::Check(args) => check::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Report(args) => report::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Worker(args) => serve::worker(args),
     }
 }

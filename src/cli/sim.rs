@@ -19,8 +19,8 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
 
-    /// The fixture org: the name of an embedded fixture (tiny, small) or a folder holding an
-    /// `okta/` tree in the org-repo layout and, beside it, `secrets.json`
+    /// The fixture org: the name of an embedded fixture (tiny, small, small-hardened) or a folder
+    /// holding an `okta/` tree in the org-repo layout and, beside it, `secrets.json`
     #[arg(long, default_value = "small")]
     pub fixture: String,
 

@@ -52,6 +52,10 @@ impl Coverage {
 pub struct Context {
     /// `now` of `days_since`: the snapshot's commit time, or `--as-of`.
     pub now: DateTime<Utc>,
+    /// When the data was read: the snapshot's commit time (for the working tree, the latest
+    /// snapshot's). Rules see it, with the kinds the backup could not read, as `snapshot`:
+    /// `{"time": "…", "incomplete_kinds": […]}`; `null` when unknown.
+    pub taken: Option<DateTime<Utc>>,
     pub profile: Profile,
     pub coverage: Coverage,
 }
@@ -175,11 +179,13 @@ fn findings(rule: &Rule, index: &Index<'_>, context: &Context) -> Vec<Finding> {
         return only(Status::NotEvaluated, missing.join("; "));
     }
     let params = rule.params_for(context.profile);
+    let snapshot = snapshot_value(context);
     let runner = Runner {
         rule,
         index,
         context,
         params: &params,
+        snapshot: &snapshot,
     };
     let mut findings = match rule.scope {
         Scope::Resource => {
@@ -212,6 +218,18 @@ struct Runner<'x, 't> {
     index: &'x Index<'t>,
     context: &'x Context,
     params: &'x Value,
+    snapshot: &'x Value,
+}
+
+/// What rules see as `snapshot`.
+fn snapshot_value(context: &Context) -> Value {
+    match context.taken {
+        None => Value::Null,
+        Some(taken) => serde_json::json!({
+            "time": taken.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "incomplete_kinds": context.coverage.incomplete.keys().collect::<Vec<_>>(),
+        }),
+    }
 }
 
 impl<'x, 't: 'x> Runner<'x, 't> {
@@ -220,6 +238,7 @@ impl<'x, 't: 'x> Runner<'x, 't> {
         let mut env = Env::new(self.context.now, self.index);
         env.bind("params", Val::from_json(self.params));
         env.bind("profile", Val::Str(self.context.profile.as_str().into()));
+        env.bind("snapshot", Val::from_json(self.snapshot));
         for (name, source) in &self.rule.lets {
             env.bind_lazy(name, &source.value);
         }
@@ -392,10 +411,19 @@ pub fn run_test<'r>(catalogue: &Catalogue, rule: &'r Rule, test: &TestCase) -> O
         .parse::<DateTime<Utc>>()
         .unwrap_or_default();
     let index = Index::new(catalogue, &tree);
+    let taken = test
+        .taken
+        .as_deref()
+        .map_or(Some(now), |t| t.parse::<DateTime<Utc>>().ok());
+    let mut coverage = Coverage::default();
+    for kind in &test.incomplete_kinds {
+        coverage.incomplete.insert(kind.clone(), String::new());
+    }
     let context = Context {
         now,
+        taken,
         profile: test.profile,
-        coverage: Coverage::default(),
+        coverage,
     };
     evaluate_rule(rule, &index, &context)
 }

@@ -287,6 +287,7 @@ mod tests {
         let index = Index::new(catalogue, &tree);
         let context = Context {
             now: "2026-06-01T00:00:00Z".parse().unwrap(),
+            taken: Some("2026-06-01T00:00:00Z".parse().unwrap()),
             profile: Profile::Stig,
             coverage: Coverage::default(),
         };

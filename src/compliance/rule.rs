@@ -221,6 +221,10 @@ pub struct TestCase {
     pub expect: Status,
     pub profile: Profile,
     pub now: Option<String>,
+    /// When the test's snapshot was taken (`snapshot.time`); default: `now`.
+    pub taken: Option<String>,
+    /// Kinds the test's backup could not read (`snapshot.incomplete_kinds`).
+    pub incomplete_kinds: Vec<String>,
     /// A resource of the rule's kind, with its parent (and the parent's kind).
     pub resource: Option<Value>,
     pub parent: Option<(String, Value)>,
@@ -399,6 +403,10 @@ struct RawTest {
     profile: Option<Spanned<String>>,
     #[serde(default)]
     now: Option<String>,
+    #[serde(default)]
+    taken: Option<String>,
+    #[serde(default)]
+    incomplete_kinds: Vec<String>,
     #[serde(default)]
     resource: Option<Spanned<String>>,
     #[serde(default)]
@@ -754,6 +762,7 @@ fn load_rule(catalogue: &Catalogue, report: &mut Report<'_>) -> Option<Rule> {
         "params".into(),
         "profile".into(),
         "now".into(),
+        "snapshot".into(),
         "tree".into(),
     ];
     if scope == Scope::Resource {
@@ -905,7 +914,8 @@ fn let_cycle(lets: &[(String, Source<Expr>)]) -> Option<Vec<String>> {
 
 /// Names a rule cannot give a `let` or a macro variable.
 const RESERVED: &[&str] = &[
-    "resource", "parent", "params", "profile", "now", "tree", "true", "false", "null", "in",
+    "resource", "parent", "params", "profile", "now", "snapshot", "tree", "true", "false", "null",
+    "in",
 ];
 
 fn report_names(report: &mut Report<'_>, start: usize, field: &str, found: Vec<(usize, String)>) {
@@ -1093,14 +1103,16 @@ fn load_test(
             }
         },
     };
-    if let Some(now) = &raw.now
-        && chrono::DateTime::parse_from_rfc3339(now).is_err()
-    {
-        report.at(
-            at,
-            &field("now"),
-            format!("`{now}` is not an RFC 3339 time"),
-        );
+    for (name, time) in [("now", &raw.now), ("taken", &raw.taken)] {
+        if let Some(time) = time
+            && chrono::DateTime::parse_from_rfc3339(time).is_err()
+        {
+            report.at(
+                at,
+                &field(name),
+                format!("`{time}` is not an RFC 3339 time"),
+            );
+        }
     }
     let resource = match &raw.resource {
         Some(text) => Some(json_field(report, &field("resource"), text)?),
@@ -1168,6 +1180,8 @@ fn load_test(
         expect,
         profile,
         now: raw.now.clone(),
+        taken: raw.taken.clone(),
+        incomplete_kinds: raw.incomplete_kinds.clone(),
         resource,
         parent,
         tree,

@@ -1,5 +1,6 @@
 //! The tree a check runs over: every file of `okta/` parsed, resolved to its kind through
-//! `snapshot::layout::resolve`, with the kind's schema defaults filled in (as a backup would),
+//! `snapshot::layout::resolve`, with the schema defaults filled in (the kind's, as a backup
+//! writes them, and its variant's: a PASSWORD policy's `minLength`),
 //! then indexed as resources (one per file; one per member of a relationship file) with their
 //! parents, ids and the joins the Okta helpers answer (`app_policy`, `rules_of`, `role_holders`).
 //!
@@ -11,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::interp::{Host, Val};
-use crate::catalogue::{Catalogue, Shape};
+use crate::catalogue::{Catalogue, Kind, Shape};
 use crate::snapshot::canonical::fill_defaults;
 use crate::snapshot::layout;
 
@@ -89,10 +90,10 @@ impl Tree {
             match (&kind.shape, &mut value) {
                 (Shape::Relationship { .. }, Value::Array(members)) => {
                     for member in members {
-                        fill_defaults(member, &kind.effective_defaults);
+                        fill_schema_defaults(kind, member);
                     }
                 }
-                _ => fill_defaults(&mut value, &kind.effective_defaults),
+                _ => fill_schema_defaults(kind, &mut value),
             }
         }
         self.files.push(File {
@@ -101,6 +102,23 @@ impl Tree {
             parent,
             value,
         });
+    }
+}
+
+/// Fills what Okta assumes for absent fields, where their parent object exists: the kind's
+/// defaults (as a backup writes them), then the defaults of the object's variant (a PASSWORD
+/// policy's `minLength` 8), both from Okta's spec through the catalogue.
+fn fill_schema_defaults(kind: &Kind, value: &mut Value) {
+    fill_defaults(value, &kind.effective_defaults);
+    for variant in &kind.variant_defaults {
+        let matches = variant
+            .field
+            .first_key()
+            .and_then(|key| value.get(key))
+            .is_some_and(|v| *v == variant.equals);
+        if matches && variant.field.is_single() && variant.field.segments().len() == 1 {
+            fill_defaults(value, &variant.defaults);
+        }
     }
 }
 
@@ -581,9 +599,10 @@ mod tests {
         assert_eq!(rules.elements().unwrap().len(), 2);
         let apps = index.call("apps_of", &[policy]).unwrap().unwrap();
         assert_eq!(apps.to_json()[0]["name"], json!("saasure"));
-        // README: 17 super admins, 16 of them active (one SUSPENDED).
-        assert_eq!(index.role_holders("SUPER_ADMIN").len(), 16);
-        assert!(index.role_holders("*").len() > 16);
+        // README: 22 super admins, 20 of them active (one SUSPENDED, one PASSWORD_EXPIRED), of
+        // 36 active administrators.
+        assert_eq!(index.role_holders("SUPER_ADMIN").len(), 20);
+        assert_eq!(index.role_holders("*").len(), 36);
         assert!(index.admin_groups().len() >= 2);
         // Defaults were filled: an app without the field gets `selfService: false`.
         let members = index.of_kind("admin_role_assignment");
@@ -606,6 +625,47 @@ mod tests {
         assert_eq!(
             tree.files[0].value,
             json!({"sessionIdleTimeoutMinutes": 15, "sessionMaxLifetimeMinutes": 720})
+        );
+    }
+
+    /// Okta's spec gives a PASSWORD policy's complexity defaults only in the PasswordPolicy
+    /// branch of the Policy discriminator: they reach the tree through the catalogue, for
+    /// password policies only, and never over a value the file has.
+    #[test]
+    fn variant_defaults_from_the_spec_fill_absent_fields_of_their_variant_only() {
+        let catalogue = Catalogue::okta().unwrap();
+        let policy = catalogue.kind("policy").unwrap();
+        let password = policy
+            .variant_defaults
+            .iter()
+            .find(|v| v.field.to_string() == "type" && v.equals == json!("PASSWORD"))
+            .expect("the spec's PasswordPolicy defaults");
+        assert!(password.defaults.iter().any(|(path, value)| {
+            path.to_string() == "settings.password.complexity.minLength" && *value == json!(8)
+        }));
+        let mut tree = Tree::default();
+        let weak = json!({"type": "PASSWORD", "settings": {"password": {"complexity": {"minLength": 6}, "lockout": {}}}});
+        let absent = json!({"type": "PASSWORD", "settings": {"password": {"complexity": {}}}});
+        let other = json!({"type": "OKTA_SIGN_ON", "settings": {"password": {"complexity": {}}}});
+        for (i, value) in [weak, absent, other].into_iter().enumerate() {
+            tree.push(catalogue, "policy", format!("{i}.json"), None, value);
+        }
+        let complexity = |i: usize| &tree.files[i].value["settings"]["password"]["complexity"];
+        assert_eq!(
+            complexity(0)["minLength"],
+            json!(6),
+            "a value in the file stays"
+        );
+        assert_eq!(
+            tree.files[0].value["settings"]["password"]["lockout"]["maxAttempts"],
+            json!(10)
+        );
+        assert_eq!(complexity(1)["minLength"], json!(8));
+        assert_eq!(complexity(1)["minNumber"], json!(1));
+        assert_eq!(
+            complexity(2).get("minLength"),
+            None,
+            "not a password policy"
         );
     }
 }

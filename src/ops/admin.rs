@@ -120,3 +120,29 @@ mod tests {
         }
     }
 }
+
+/// The plans an operator may give a team (seed 003), with what each allows.
+pub const PLANS: [&str; 3] = ["free", "standard", "business"];
+
+/// Why a plan could not be set.
+#[derive(Debug, thiserror::Error)]
+pub enum SetPlanError {
+    #[error("`{0}` is not a plan: expected free, standard or business")]
+    UnknownPlan(String),
+    #[error("there is no team named {0}")]
+    NoTeam(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Sets a team's plan (the installation operator's decision, not the team's).
+pub async fn set_plan(store: &Store, team: &TeamName, plan: &str) -> Result<(), SetPlanError> {
+    let plan = plan.trim().to_lowercase();
+    if !PLANS.contains(&plan.as_str()) {
+        return Err(SetPlanError::UnknownPlan(plan));
+    }
+    if !store.set_plan(team, &plan).await? {
+        return Err(SetPlanError::NoTeam(team.to_string()));
+    }
+    Ok(())
+}

@@ -203,12 +203,12 @@ fn run_at<'r>(
         }
     };
     let revision = describe(repo, &text, rev)?;
-    let now = match (options.as_of, rev) {
-        (Some(as_of), _) => as_of,
-        (None, Rev::Commit(commit)) => repo.commit_time(commit)?,
+    let taken = match rev {
+        Rev::Commit(commit) => repo.commit_time(commit)?,
         // The working tree's data is as old as the latest backup it was checked out from.
-        (None, Rev::Worktree) => snapshots.first().map_or_else(Utc::now, |s| s.time),
+        Rev::Worktree => snapshots.first().map_or_else(Utc::now, |s| s.time),
     };
+    let now = options.as_of.unwrap_or(taken);
     let begun = std::time::Instant::now();
     let (files, sources) = read_tree(
         opened,
@@ -224,6 +224,7 @@ fn run_at<'r>(
     tracing::debug!(files = tree.files.len(), elapsed = ?begun.elapsed(), "tree loaded");
     let context = Context {
         now,
+        taken: Some(taken),
         profile: options.profile,
         coverage: coverage(opened, catalogue, rev),
     };

@@ -55,6 +55,17 @@ pub fn client_for(
     catalogue: &Catalogue,
     credentials: Credentials,
 ) -> Result<Client, ClientError> {
+    client_with(config, catalogue, credentials, None)
+}
+
+/// A client of the org `config` names whose connections go through `resolver` (the server's
+/// upstream rule) when one is given.
+pub fn client_with(
+    config: &OrgConfig,
+    catalogue: &Catalogue,
+    credentials: Credentials,
+    resolver: Option<Arc<crate::upstream::GuardedResolver>>,
+) -> Result<Client, ClientError> {
     Client::new(
         OrgUrl::parse(&config.okta.domain)?,
         credentials,
@@ -63,6 +74,7 @@ pub fn client_for(
             share: config.backup.share,
             concurrency: config.backup.concurrency,
             retry: RetryPolicy::default(),
+            resolver,
         },
     )
 }

@@ -75,6 +75,20 @@ impl Role {
 }
 
 impl Permission {
+    /// The row's words, for "your role may not …".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::SeeConnections => "see connections and the backup list",
+            Permission::SeeBackupContents => "see backup contents and diffs",
+            Permission::SeeCompliance => "see compliance reports or download the Audit Pack",
+            Permission::RunBackups => "run backups, test connections or edit schedules",
+            Permission::ManageConnections => "create, edit or delete connections",
+            Permission::Restore => "preview or run restores",
+            Permission::SeeAuditTrail => "see the audit trail",
+            Permission::ManageMembers => "manage members and roles, SSO or SCIM settings",
+        }
+    }
+
     pub const ALL: [Permission; 8] = [
         Permission::SeeConnections,
         Permission::SeeBackupContents,

@@ -13,6 +13,7 @@ pub mod fingerprint;
 pub mod layout;
 pub mod lock;
 pub mod repo;
+pub mod retention;
 pub mod revision;
 pub mod tree;
 pub mod worktree;

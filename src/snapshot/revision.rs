@@ -21,7 +21,7 @@ use super::repo::{EntryKind, OrgRepo, RepoError, check_path, entry_kind};
 pub const WORKTREE: &str = "WORKTREE";
 
 /// The trailer every backup commit carries.
-const SNAPSHOT_TRAILER: &str = "Backup-Run:";
+pub(crate) const SNAPSHOT_TRAILER: &str = "Backup-Run:";
 
 /// A revision resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

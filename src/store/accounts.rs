@@ -170,6 +170,49 @@ impl Store {
         }))
     }
 
+    /// The team with id `id`.
+    pub async fn team(&self, id: TeamId) -> Result<Team, StoreError> {
+        let sql = "SELECT id, name, plan FROM teams WHERE id = $1";
+        let row: Option<(i64, String, String)> = on_pool!(&self.pool, |p| sqlx::query_as(sql)
+            .bind(id.0)
+            .fetch_optional(p)
+            .await)
+        .map_err(self.query_error(format!("read team {}", id.0)))?;
+        row.map(|(id, name, plan)| Team {
+            id: TeamId(id),
+            name,
+            plan,
+        })
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("team with id {}", id.0),
+        })
+    }
+
+    /// Sets the team's plan; `false` when there is no such team.
+    pub async fn set_plan(&self, name: &TeamName, plan: &str) -> Result<bool, StoreError> {
+        let sql = "UPDATE teams SET plan = $1 WHERE name = $2";
+        let done = on_pool!(&self.pool, |p| sqlx::query(sql)
+            .bind(plan)
+            .bind(name.as_str())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(self.query_error(format!("set the plan of team {name}")))?;
+        Ok(done > 0)
+    }
+
+    /// The team's members, by email.
+    pub async fn members(&self, team: TeamId) -> Result<Vec<User>, StoreError> {
+        let sql = "SELECT id, team_id, email, role, active, password_hash FROM users \
+                   WHERE team_id = $1 ORDER BY email";
+        let rows: Vec<UserRow> = on_pool!(&self.pool, |p| sqlx::query_as(sql)
+            .bind(team.0)
+            .fetch_all(p)
+            .await)
+        .map_err(self.query_error(format!("list the members of team {}", team.0)))?;
+        rows.into_iter().map(|r| self.user_from_row(r)).collect()
+    }
+
     /// A new active member of `team`, without a password (a sign-in link or SSO comes first).
     pub async fn create_user(
         &self,
@@ -294,6 +337,18 @@ impl Store {
             })?;
         let user = self.user_from_row(row)?;
         Ok((matches && user.active).then_some(user))
+    }
+
+    /// Changes a user's role.
+    pub async fn set_role(&self, user: UserId, role: Role) -> Result<(), StoreError> {
+        let sql = "UPDATE users SET role = $1 WHERE id = $2";
+        on_pool!(&self.pool, |p| sqlx::query(sql)
+            .bind(role.as_str())
+            .bind(user.0)
+            .execute(p)
+            .await
+            .map(|_| ()))
+        .map_err(self.query_error(format!("change the role of user {}", user.0)))
     }
 
     /// Activates or deactivates a user; a deactivated user's sessions stop working.

@@ -17,12 +17,20 @@ pub enum Dialect {
 }
 
 /// `(version, description, SQLite text, PostgreSQL text)`, in order.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "accounts",
-    include_str!("../../migrations/sqlite/0001_accounts.sql"),
-    include_str!("../../migrations/postgres/0001_accounts.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "accounts",
+        include_str!("../../migrations/sqlite/0001_accounts.sql"),
+        include_str!("../../migrations/postgres/0001_accounts.sql"),
+    ),
+    (
+        2,
+        "server",
+        include_str!("../../migrations/sqlite/0002_server.sql"),
+        include_str!("../../migrations/postgres/0002_server.sql"),
+    ),
+];
 
 /// The embedded migrations of one dialect.
 #[derive(Debug, Clone, Copy)]

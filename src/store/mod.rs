@@ -11,10 +11,15 @@
 //! error or a log line (tokens are stored only as SHA-256 digests).
 
 pub mod accounts;
+pub mod audit;
+pub mod connections;
+pub mod jobs;
 pub mod migrations;
 pub mod password;
+pub mod schedules;
 pub mod secrets;
 pub mod sessions;
+pub mod throttle;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -143,6 +148,8 @@ pub enum StoreError {
     EmailTaken { email: String, team: String },
     #[error("no {what}")]
     NotFound { what: String },
+    #[error("{what}")]
+    Conflict { what: String },
     #[error("the system's random number generator failed")]
     Random,
     #[error("{what} failed: {reason}")]

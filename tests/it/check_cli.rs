@@ -247,10 +247,14 @@ fn the_json_report_has_its_documented_shape() {
 
 #[test]
 fn fail_on_decides_the_exit_code() {
-    // The only critical rule (Admin Console MFA) passes on `small`.
-    let critical = report(&["--fail-on", "critical"], 0);
-    assert_eq!(critical["gate"], "pass");
-    assert_eq!(rule(&critical, "OKTA-MFA-001")["status"], "pass");
+    // The only critical rule (Admin Console MFA) fails on `small`: its catch-all rule lets
+    // anyone in with one factor.
+    let critical = report(&["--fail-on", "critical"], 2);
+    assert_eq!(critical["gate"], "fail");
+    assert_eq!(rule(&critical, "OKTA-MFA-001")["status"], "fail");
+    // Against a baseline of the same snapshot nothing is new: the gate passes.
+    let unchanged = report(&["--fail-on", "critical", "--baseline", "main"], 0);
+    assert_eq!(unchanged["gate"], "pass");
     let run = check(&["--fail-on", "low"]);
     assert_eq!(run.code, 2, "{}", run.text());
     // --severity narrows the rules run.
@@ -452,6 +456,33 @@ fn a_kind_not_backed_up_is_not_evaluated_and_says_why() {
     );
     // Rules over other kinds still run.
     assert_eq!(rule(&report, "OKTA-PWD-008")["status"], "fail");
+    // The baseline is incomplete: OKTA-CHG-001 says which kind is missing.
+    let change = rule(&report, "OKTA-CHG-001");
+    assert_eq!(change["status"], "fail", "{change:#}");
+    let message = change["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("could not read [\"authenticator\"]"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_snapshots_age_at_as_of_decides_okta_chg_001() {
+    // Checked at its own time, the snapshot is fresh and complete.
+    let fresh = report(&[], 2);
+    assert_eq!(rule(&fresh, "OKTA-CHG-001")["status"], "pass");
+    // Two days later (a scheduled `check --as-of`), it is stale.
+    let taken: chrono::DateTime<chrono::Utc> =
+        fresh["revision"]["time"].as_str().unwrap().parse().unwrap();
+    let later = (taken + chrono::Duration::hours(48)).to_rfc3339();
+    let stale = report(&["--as-of", &later], 2);
+    let change = rule(&stale, "OKTA-CHG-001");
+    assert_eq!(change["status"], "fail", "{change:#}");
+    let message = change["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("The snapshot was taken 48 hours before"),
+        "{message}"
+    );
 }
 
 /// `check --format <format> <args>` in `dir`.

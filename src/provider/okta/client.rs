@@ -79,6 +79,9 @@ pub struct ClientOptions {
     /// Requests in flight at once (Okta refuses more than 75 per org; keep well below).
     pub concurrency: usize,
     pub retry: RetryPolicy,
+    /// Set by the server for user-given orgs: every connection's addresses are checked against
+    /// DESIGN.md's upstream rule (`upstream`).
+    pub resolver: Option<std::sync::Arc<crate::upstream::GuardedResolver>>,
 }
 
 impl Default for ClientOptions {
@@ -88,6 +91,7 @@ impl Default for ClientOptions {
             share: 0.5,
             concurrency: 8,
             retry: RetryPolicy::default(),
+            resolver: None,
         }
     }
 }
@@ -137,16 +141,18 @@ impl Client {
         credentials: Credentials,
         options: ClientOptions,
     ) -> Result<Client, ClientError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             // A redirect would carry the org's token elsewhere; Okta's API does not redirect.
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(15))
-            .build()
-            .map_err(|e| ClientError::Transport {
-                method: "-".into(),
-                url: org.base(),
-                problem: format!("cannot build an HTTP client: {e}"),
-            })?;
+            .connect_timeout(Duration::from_secs(15));
+        if let Some(resolver) = options.resolver.clone() {
+            builder = builder.dns_resolver(resolver);
+        }
+        let http = builder.build().map_err(|e| ClientError::Transport {
+            method: "-".into(),
+            url: org.base(),
+            problem: format!("cannot build an HTTP client: {e}"),
+        })?;
         Ok(Client {
             auth: Auth::new(credentials, org.clone(), options.scopes, http.clone()),
             http,

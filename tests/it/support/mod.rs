@@ -3,8 +3,10 @@
 //! every skip into a failure.
 
 pub mod cli;
+pub mod db;
 pub mod json_schema;
 pub mod openapi;
+pub mod server;
 pub mod sim;
 
 use std::fs;
