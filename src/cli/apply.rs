@@ -120,6 +120,9 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
             for (path, id) in &report.created {
                 println!("  created {path} as {id}");
             }
+            if !report.created.is_empty() {
+                println!("Old id → new id map: {}", report.ids.display());
+            }
             if let Some(backup) = &report.backup {
                 match &backup.commit {
                     Some(commit) => {

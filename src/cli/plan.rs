@@ -67,19 +67,35 @@ pub struct SafetyArgs {
     /// Allow admin changes: role assignments, custom roles, resource sets, admin groups (never in CI)
     #[arg(long)]
     pub allow_admin_changes: bool,
+
+    /// Supply secrets kept only as fingerprints at apply time: a TOML file mapping
+    /// "FILE#POINTER" to "env:VAR" or "file:PATH" (the values are never written to the plan)
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
 }
 
 impl SafetyArgs {
-    /// The plan's options (`CI` read from the environment).
-    pub fn options(&self) -> crate::plan::Options {
-        crate::plan::Options {
+    /// The plan's options (`CI` read from the environment, `--secrets` read and checked).
+    pub fn options(&self) -> Result<crate::plan::Options, Failure> {
+        let secrets = match &self.secrets {
+            Some(file) => {
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    Failure::Usage(format!("{}: cannot be read: {e}", file.display()))
+                })?;
+                crate::plan::secrets::parse(&text, &file.display().to_string())
+                    .map_err(Failure::Usage)?
+            }
+            None => Default::default(),
+        };
+        Ok(crate::plan::Options {
             prune: self.prune,
             allow_mass_delete: self.allow_mass_delete,
             allow_admin_changes: self.allow_admin_changes,
             ci: std::env::var_os("CI").is_some_and(|v| !v.is_empty()),
             protected_apps: Vec::new(),
             granted: None,
-        }
+            secrets,
+        })
     }
 }
 
@@ -126,7 +142,7 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         rev: args.rev,
         kinds: args.kinds.into_iter().collect(),
         paths: args.paths,
-        plan: args.safety.options(),
+        plan: args.safety.options()?,
         source,
     };
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;

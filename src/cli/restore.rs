@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         rev: Some(args.rev.clone()),
         kinds: args.kinds.into_iter().collect(),
         paths: args.paths,
-        plan: args.safety.options(),
+        plan: args.safety.options()?,
         source: None,
     };
     let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
@@ -122,6 +122,9 @@ pub fn run(args: Args) -> Result<Outcome, Failure> {
         report.done,
         report.journal.display()
     );
+    if !report.created.is_empty() {
+        println!("Old id → new id map: {}", report.ids.display());
+    }
     if let Some(backup) = &report.backup
         && let Some(commit) = &backup.commit
     {

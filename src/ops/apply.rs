@@ -7,6 +7,8 @@
 //!   E0000239, 5xx); stops at the first that fails; records each one in the journal beside the
 //!   plan file (`<plan>.journal.json`: step, action, outcome, the id a create got, the error) as
 //!   it goes, so a second `apply` of the same plan resumes after what is done.
+//! - Writes the old-id → new-id map of the objects it created beside the plan file
+//!   (`<plan>.ids.json`), after the steps (also when one failed: what was created so far).
 //! - Then a backup: the new snapshot records the result.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,6 +55,11 @@ pub enum ApplyError {
     Failed(Box<StepFailed>),
     #[error("reading the live org: {0}")]
     Live(String),
+    #[error("{path}: the old-id → new-id map cannot be written: {source}")]
+    Ids {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: the journal cannot be written: {source}")]
     Journal {
         path: PathBuf,
@@ -108,6 +115,8 @@ pub struct Entry {
 pub struct ApplyReport {
     pub org: String,
     pub journal: PathBuf,
+    /// The old-id → new-id map of the objects the plan created.
+    pub ids: PathBuf,
     /// Steps run now.
     pub done: usize,
     /// Steps a previous run of this plan had done.
@@ -134,6 +143,54 @@ pub fn read_plan(path: &Path) -> Result<(Plan, String), ApplyError> {
         )));
     }
     Ok((plan, crate::plan::sha256_hex(&bytes)))
+}
+
+/// The old-id → new-id map's path beside the plan file.
+pub fn ids_path(plan: &Path) -> PathBuf {
+    let mut name = plan.as_os_str().to_owned();
+    name.push(".ids.json");
+    PathBuf::from(name)
+}
+
+/// One object a plan created: the id it had in the snapshot and the id Okta gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recreated {
+    pub kind: String,
+    pub path: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// The old-id → new-id map of the plan's creates done so far (`created`: path → new id),
+/// sorted by path.
+pub fn id_map(plan: &Plan, created: &BTreeMap<String, String>) -> Vec<Recreated> {
+    let mut out: Vec<Recreated> = plan
+        .actions
+        .iter()
+        .filter(|a| a.op == Op::Create)
+        .filter_map(|a| {
+            Some(Recreated {
+                kind: a.kind.clone(),
+                path: a.path.clone(),
+                old: a.was.clone()?,
+                new: created.get(&a.path)?.clone(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn write_ids(path: &Path, ids: &[Recreated]) -> Result<(), ApplyError> {
+    let mut text = serde_json::to_string_pretty(ids).unwrap_or_default();
+    text.push('\n');
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|source| ApplyError::Ids {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// The journal's path beside the plan file.
@@ -279,6 +336,7 @@ pub async fn run(
         return Err(ApplyError::Refused(plan.refused.len()));
     }
     let journal_file = journal_path(path);
+    let ids_file = ids_path(path);
     let journal = read_journal(&journal_file, &plan_hash)?;
     let changed = stale(catalogue, connection, &plan, &journal).await?;
     if !changed.is_empty() {
@@ -354,6 +412,7 @@ pub async fn run(
                     &journal_file,
                     &entry("failed", None, Some(error.clone()), BTreeMap::new()),
                 )?;
+                write_ids(&ids_file, &id_map(&plan, &created))?;
                 return Err(ApplyError::Failed(Box::new(StepFailed {
                     step: step + 1,
                     op: action.op.as_str(),
@@ -366,6 +425,7 @@ pub async fn run(
             }
         }
     }
+    write_ids(&ids_file, &id_map(&plan, &created))?;
     // The result, as a snapshot.
     let kinds = crate::ops::selection::Selection {
         kinds: Vec::new(),
@@ -393,6 +453,7 @@ pub async fn run(
     Ok(ApplyReport {
         org: plan.org,
         journal: journal_file,
+        ids: ids_file,
         done,
         resumed,
         created,
@@ -453,6 +514,54 @@ async fn discover(
     Ok(action)
 }
 
+/// Replaces each `${secret:env:VAR}` / `${secret:file:PATH}` of a request body (`--secrets`)
+/// with the variable's value or the file's content, read now; an error names the file of the
+/// plan, the pointer and the source, never a value.
+fn supply_secrets(value: &mut Value, path: &str, pointer: &mut String) -> Result<(), String> {
+    match value {
+        Value::String(text) => {
+            let Some(source) = crate::plan::secrets::source_of(text) else {
+                return Ok(());
+            };
+            let secret = match source.split_once(':') {
+                Some(("env", name)) => std::env::var(name).map_err(|_| {
+                    format!("{path}: the secret at `{pointer}` comes from {source}, which is not set")
+                })?,
+                Some(("file", file)) => std::fs::read_to_string(file)
+                    .map(|t| t.strip_suffix('\n').unwrap_or(&t).to_string())
+                    .map_err(|e| {
+                        format!("{path}: the secret at `{pointer}` comes from {source}, which cannot be read: {e}")
+                    })?,
+                _ => {
+                    return Err(format!(
+                        "{path}: the secret at `{pointer}` names {source}, neither env:VAR nor file:PATH"
+                    ));
+                }
+            };
+            *text = secret;
+        }
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&crate::catalogue::pointer_token(key));
+                supply_secrets(child, path, pointer)?;
+                pointer.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                let len = pointer.len();
+                pointer.push_str(&format!("/{i}"));
+                supply_secrets(child, path, pointer)?;
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Sends one action; the id a create got (or `None`) and the answer's body.
 async fn execute(
     catalogue: &Catalogue,
@@ -474,7 +583,10 @@ async fn execute(
     let url = request::url(endpoint, action, created).map_err(|e: RequestError| e.to_string())?;
     let body = match &action.body {
         Some(body) if body.as_object().is_none_or(|m| !m.is_empty()) => {
-            Some(request::resolve_body(body, created, &action.path).map_err(|e| e.to_string())?)
+            let mut body =
+                request::resolve_body(body, created, &action.path).map_err(|e| e.to_string())?;
+            supply_secrets(&mut body, &action.path, &mut String::new())?;
+            Some(body)
         }
         _ => None,
     };

@@ -202,6 +202,7 @@ mod tests {
             note: None,
             variant: 0,
             recreate: false,
+            was: None,
             params: params
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

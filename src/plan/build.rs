@@ -35,6 +35,9 @@ pub struct Options {
     pub protected_apps: Vec<String>,
     /// The scopes the token was granted (`None`: an API token, which has its admin's rights).
     pub granted: Option<Vec<String>>,
+    /// `--secrets FILE`: `PATH#POINTER` → `env:VAR` or `file:PATH`, the secrets a snapshot
+    /// holds only as fingerprints supplied at apply time.
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// A plan's inputs.
@@ -484,6 +487,10 @@ fn status(body: &Value) -> Option<&str> {
     body.get("status").and_then(Value::as_str)
 }
 
+/// Kinds Okta always creates INACTIVE, whatever the request (a group rule is activated
+/// separately); other kinds are created active unless their create asks `activate=false`.
+const CREATED_INACTIVE: [&str; 1] = ["group_rule"];
+
 /// The lifecycle operation that brings an object to `status`, if the kind has one.
 fn lifecycle_to(kind: &Kind, status: &str) -> Option<Op> {
     let lifecycle = &kind.primary().endpoints.lifecycle;
@@ -523,16 +530,47 @@ impl Builder<'_> {
                 .map(|r| r.variant)
                 .unwrap_or(0),
             recreate: false,
+            was: None,
         });
         let last = self.actions.len() - 1;
         &mut self.actions[last]
     }
 
     fn manual(&mut self, kind: &Kind, path: &str, name: &str, what: String) {
+        self.manual_field(kind, path, name, None, what);
+    }
+
+    /// The fingerprinted secrets stripped from a body that `--secrets` supplies: their
+    /// placeholders go back at their pointers; the others are returned, for the plan to list.
+    fn supply(&self, path: &str, body: &mut Value, stripped: Vec<String>) -> Vec<String> {
+        let mut missing = Vec::new();
+        for pointer in stripped {
+            match self.input.options.secrets.get(&format!("{path}#{pointer}")) {
+                Some(source) => super::secrets::set(
+                    body,
+                    &pointer,
+                    Value::String(super::secrets::placeholder(source)),
+                ),
+                None => missing.push(pointer),
+            }
+        }
+        missing
+    }
+
+    /// A field of an object the restore leaves as it is, and what the operator must do.
+    fn manual_field(
+        &mut self,
+        kind: &Kind,
+        path: &str,
+        name: &str,
+        pointer: Option<String>,
+        what: String,
+    ) {
         self.manual.push(Manual {
             kind: kind.name.clone(),
             path: path.to_string(),
             name: name.to_string(),
+            pointer,
             what,
         });
     }
@@ -735,18 +773,30 @@ impl Builder<'_> {
                 }
                 let mut body = create_body(self.catalogue, kind, &desired);
                 let unsent = requestable(self.catalogue, kind, &mut body);
-                for pointer in strip_secrets(&mut body) {
-                    self.manual(kind, path, &name, format!("the secret at `{pointer}` is kept only as a fingerprint: supply it (the object is created without it)"));
+                let stripped = strip_secrets(&mut body);
+                for pointer in self.supply(path, &mut body, stripped) {
+                    let what = format!(
+                        "the secret at `{pointer}` is kept only as a fingerprint: supply it with --secrets (the object is created without it)"
+                    );
+                    self.manual_field(kind, path, &name, Some(pointer), what);
                 }
                 if kind.name == "user" {
                     self.manual(kind, path, &name, "passwords, recovery answers and factors are never returned by Okta: the user is created without them and activates or resets".into());
                 }
+                let was = id_of(kind, &self.input.desired_files[path]);
                 let action = self.action(Op::Create, kind, path, &name);
                 action.parent = parent.clone();
                 action.body = Some(body);
                 action.note = unsent_note(&unsent);
+                action.was = was;
+                // Okta creates most kinds active: an inactive one is deactivated after its
+                // create, unless the create asks for an inactive object (`activate=false`).
+                let created_inactive = CREATED_INACTIVE.contains(&kind.name.as_str())
+                    || kind.primary().endpoints.create.as_ref().is_some_and(|c| {
+                        c.query.get("activate").map(String::as_str) == Some("false")
+                    });
                 if let Some(desired_status) = status(&desired)
-                    && desired_status != "INACTIVE"
+                    && !(desired_status == "INACTIVE" && created_inactive)
                     && let Some(op) = lifecycle_to(kind, desired_status)
                 {
                     let action = self.action(op, kind, path, &name);
@@ -821,7 +871,13 @@ impl Builder<'_> {
                         }
                         let mut body = writable(kind, &desired);
                         let unsent = requestable(self.catalogue, kind, &mut body);
-                        strip_secrets(&mut body);
+                        let stripped = strip_secrets(&mut body);
+                        for pointer in self.supply(path, &mut body, stripped) {
+                            let what = format!(
+                                "the secret at `{pointer}` is kept only as a fingerprint: the update is sent without it, and a replace without it may clear it; supply it with --secrets"
+                            );
+                            self.manual_field(kind, path, &name, Some(pointer), what);
+                        }
                         let action = self.action(Op::Update, kind, path, &name);
                         action.id = live_id.clone();
                         action.parent = parent.clone();
@@ -878,10 +934,18 @@ impl Builder<'_> {
         );
         let mut body = create_body(self.catalogue, kind, desired);
         requestable(self.catalogue, kind, &mut body);
-        strip_secrets(&mut body);
+        let stripped = strip_secrets(&mut body);
+        for pointer in self.supply(path, &mut body, stripped) {
+            let what = format!(
+                "the secret at `{pointer}` is kept only as a fingerprint: supply it with --secrets (the object is re-created without it)"
+            );
+            self.manual_field(kind, path, name, Some(pointer), what);
+        }
+        let was = id_of(kind, &self.input.desired_files[path]);
         let action = self.action(Op::Create, kind, path, name);
         action.parent = parent.clone();
         action.body = Some(body);
+        action.was = was;
         if let Some(desired_status) = status(desired)
             && desired_status == "ACTIVE"
             && let Some(op) = lifecycle_to(kind, desired_status)
@@ -953,14 +1017,20 @@ impl Builder<'_> {
             if have.get(id) == Some(value) || (ruled.is_some() && !have.contains_key(id)) {
                 continue;
             }
-            let op = Op::AddMember;
-            let action = self.action(op, kind, path, &name);
+            let mut unsent = Vec::new();
+            let body = match add {
+                Some(template) => member_request(template, id),
+                None => {
+                    let mut body = writable(kind, value);
+                    unsent = requestable(self.catalogue, kind, &mut body);
+                    body
+                }
+            };
+            let action = self.action(Op::AddMember, kind, path, &name);
             action.parent = parent.clone();
             action.member = Some(id.clone());
-            action.body = Some(match add {
-                Some(template) => member_request(template, id),
-                None => writable(kind, value),
-            });
+            action.body = Some(body);
+            action.note = unsent_note(&unsent);
             // The member's own fields the endpoint names (`self.label`), from the member.
             let variant = kind
                 .variants
@@ -974,14 +1044,30 @@ impl Builder<'_> {
                 }
             }
             if have.contains_key(id) {
-                action.note = Some("assigned again with the backed-up settings".into());
+                action.note = Some(match &action.note {
+                    Some(unsent) => format!("assigned again with the backed-up settings; {unsent}"),
+                    None => "assigned again with the backed-up settings".into(),
+                });
             }
         }
         if self.input.options.prune {
-            for id in have.keys().filter(|id| !want.contains_key(*id)) {
+            for (id, value) in have.iter().filter(|(id, _)| !want.contains_key(*id)) {
                 let action = self.action(Op::RemoveMember, kind, path, &name);
                 action.parent = parent.clone();
                 action.member = Some(id.clone());
+                // The member's own fields the endpoint names (a group push mapping's own id,
+                // not its source group), from the live member.
+                let variant = kind
+                    .variants
+                    .get(action.variant)
+                    .unwrap_or_else(|| kind.primary());
+                for (name, source) in &variant.params {
+                    if source.depth == 0
+                        && let Some(text) = source.path.get(value).and_then(crate::diff::text)
+                    {
+                        action.params.insert(name.clone(), text);
+                    }
+                }
             }
         }
         Ok(())
@@ -1635,6 +1721,7 @@ mod tests {
             params: BTreeMap::new(),
             variant: 0,
             recreate: false,
+            was: None,
         };
         let ordered = after_their_creates(vec![
             action(
@@ -1698,6 +1785,50 @@ mod tests {
             "{}",
             plan.refused[0].why
         );
+    }
+
+    #[test]
+    fn an_inactive_object_okta_creates_active_is_deactivated_after_its_create() {
+        let desired = tree(vec![(
+            "okta/trusted-origins/Docs.json",
+            json!({"id": "tosX", "name": "Docs", "origin": "https://docs.example", "scopes": [{"type": "CORS"}], "status": "INACTIVE"}),
+        )]);
+        let plan = plan_with(
+            &desired,
+            &BTreeMap::new(),
+            Options::default(),
+            &["trusted_origin"],
+        )
+        .unwrap();
+        assert_eq!(
+            ops(&plan),
+            vec![(Op::Create, "Docs".into()), (Op::Deactivate, "Docs".into())]
+        );
+    }
+
+    #[test]
+    fn a_deprovisioned_user_is_created_then_deactivated_and_its_old_id_kept() {
+        let desired = tree(vec![(
+            "okta/users/x@acme.com.json",
+            json!({"id": "00uX", "profile": {"login": "x@acme.com"}, "status": "DEPROVISIONED"}),
+        )]);
+        let plan = plan_with(&desired, &BTreeMap::new(), Options::default(), &["user"]).unwrap();
+        assert!(plan.refused.is_empty(), "{:?}", plan.refused);
+        assert_eq!(
+            ops(&plan),
+            vec![
+                (Op::Create, "x@acme.com".into()),
+                (Op::Deactivate, "x@acme.com".into())
+            ]
+        );
+        assert_eq!(plan.actions[0].was.as_deref(), Some("00uX"));
+        // A live user is still never deactivated.
+        let live = tree(vec![(
+            "okta/users/x@acme.com.json",
+            json!({"id": "00uX", "profile": {"login": "x@acme.com"}, "status": "ACTIVE"}),
+        )]);
+        let plan = plan_with(&desired, &live, Options::default(), &["user"]).unwrap();
+        assert_eq!(plan.refused.len(), 1, "{:?}", plan.refused);
     }
 
     #[test]

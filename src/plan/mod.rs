@@ -14,6 +14,7 @@ pub mod apply;
 pub mod build;
 pub mod render;
 pub mod safety;
+pub mod secrets;
 
 use std::collections::BTreeMap;
 
@@ -96,6 +97,10 @@ pub struct Action {
     /// part of restoring it, not a prune.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recreate: bool,
+    /// For a create: the id the object had in the desired tree (the snapshot), the old id of
+    /// the old-id → new-id map `apply` writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub was: Option<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -121,6 +126,10 @@ pub struct Manual {
     pub kind: String,
     pub path: String,
     pub name: String,
+    /// The field left as it is (a JSON pointer), when only one field cannot be restored; `None`
+    /// for the whole object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
     pub what: String,
 }
 

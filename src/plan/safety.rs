@@ -196,7 +196,15 @@ pub fn check(catalogue: &Catalogue, input: &Input<'_>, plan: &mut Plan) {
                 ),
                 None,
             ))
-        } else if action.kind == "user" && matches!(action.op, Op::Delete | Op::Deactivate) {
+        } else if action.kind == "user"
+            && matches!(action.op, Op::Delete | Op::Deactivate)
+            // A user this plan creates, brought to its backed-up DEPROVISIONED status: nobody
+            // loses access (it was created without any).
+            && action
+                .id
+                .as_deref()
+                .is_none_or(|id| id != super::placeholder(&action.path))
+        {
             Some(refuse(
                 action,
                 "Butterfly never deletes or deactivates a user (deactivating deprovisions them from every app)".into(),

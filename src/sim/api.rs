@@ -461,7 +461,11 @@ impl Context<'_> {
                         return true;
                     };
                     if source.path.to_string() == "id" {
+                        // A relationship member is kept under its member key (a group push
+                        // mapping under its source group) but addressed by its own id.
                         *object.id == **value
+                            || object.body().get("id").and_then(Value::as_str)
+                                == Some(value.as_str())
                     } else {
                         source.path.get(&object.body()).map(value_text).as_deref()
                             == Some(value.as_str())
@@ -986,6 +990,66 @@ impl Context<'_> {
             if self.kind.id.as_ref().is_some_and(|p| p.to_string() == "id") {
                 map.insert("id".into(), json!(id));
             }
+            // What Okta itself sets on a create, which no request carries.
+            for (field, value) in set_on_create(&self.kind.name) {
+                let mut target = &mut *map;
+                let mut parts = field.split('.').peekable();
+                while let Some(part) = parts.next() {
+                    if parts.peek().is_none() {
+                        target.entry(part).or_insert(value);
+                        break;
+                    }
+                    let next = target.entry(part).or_insert_with(|| json!({}));
+                    let Value::Object(next) = next else { break };
+                    target = next;
+                }
+            }
+            // A scope grant names the app it was granted to.
+            if self.kind.name == "app_okta_scope_grant"
+                && let Some((_, app)) = &parent
+            {
+                map.entry("clientId")
+                    .or_insert_with(|| json!(app.to_string()));
+            }
+            if let Some(index) = self.state.catalogue.fields(&self.kind.name) {
+                // Who created it: the acting admin (or client).
+                match index.response.get("createdBy").map(|f| f.ty.as_str()) {
+                    Some("string") => {
+                        map.insert("createdBy".into(), self.actor["id"].clone());
+                    }
+                    Some("object") => {
+                        map.insert(
+                            "createdBy".into(),
+                            json!({"id": self.actor["id"], "type": self.actor["type"]}),
+                        );
+                    }
+                    _ => {}
+                }
+                if index.response.contains_key("createdDate") {
+                    map.insert("createdDate".into(), json!(now));
+                }
+            }
+            // A member is its identity: the fields the path names (PUT
+            // /apps/{appId}/groups/{groupId} answers with the group's `id`), and an `id` Okta
+            // gives a member that has none (an admin role assignment).
+            if matches!(
+                self.kind.shape,
+                crate::catalogue::Shape::Relationship { .. }
+            ) {
+                for (name, source) in &self.variant.params {
+                    if source.depth == 0
+                        && let [crate::catalogue::Segment::Key(field)] = source.path.segments()
+                        && let Some(value) = self.matched.params.get(name)
+                    {
+                        map.entry(field.clone()).or_insert_with(|| json!(value));
+                    }
+                }
+                if let crate::catalogue::Shape::Relationship { member, .. } = &self.kind.shape
+                    && member.to_string() == "id"
+                {
+                    map.entry("id").or_insert_with(|| json!(id));
+                }
+            }
             if self
                 .kind
                 .read_only
@@ -1176,7 +1240,12 @@ impl Context<'_> {
             merge(&mut merged, &incoming);
             merged
         } else {
-            incoming
+            let mut replaced = incoming;
+            // What a client cannot send (server-set members: a JWK's `alg`, `_links`) stays.
+            if let Some(index) = self.state.catalogue.fields(&self.kind.name) {
+                keep_server_members(index, &existing_body, &mut replaced, &mut Vec::new());
+            }
+            replaced
         };
         // Read-only fields keep their server values whatever the body says.
         for path in &self.kind.read_only {
@@ -1408,4 +1477,76 @@ fn base_url(headers: &HeaderMap) -> String {
             .and_then(|h| h.to_str().ok())
             .unwrap_or("127.0.0.1")
     )
+}
+
+/// On a full replace, the members of the stored object that Okta's request schema does not take
+/// (or marks read-only) are kept where the body has none: Okta sets them itself, a client
+/// cannot send them.
+fn keep_server_members(
+    index: &crate::catalogue::FieldIndex,
+    existing: &Value,
+    updated: &mut Value,
+    path: &mut Vec<crate::catalogue::Segment>,
+) {
+    use crate::catalogue::{FieldPath, Segment};
+    match (existing, updated) {
+        (Value::Object(old), Value::Object(new)) => {
+            for (key, value) in old {
+                path.push(Segment::Key(key.clone()));
+                let here = FieldPath::from_segments(path.clone());
+                let takes = index.has_request_field(&here)
+                    && index
+                        .request_field(&here)
+                        .is_none_or(|info| !info.read_only);
+                match new.get_mut(key) {
+                    None if !takes => {
+                        new.insert(key.clone(), value.clone());
+                    }
+                    Some(child) if takes => keep_server_members(index, value, child, path),
+                    _ => {}
+                }
+                path.pop();
+            }
+        }
+        (Value::Array(old), Value::Array(new)) if old.len() == new.len() => {
+            path.push(Segment::Each);
+            for (value, child) in old.iter().zip(new.iter_mut()) {
+                keep_server_members(index, value, child, path);
+            }
+            path.pop();
+        }
+        _ => {}
+    }
+}
+
+/// The members Okta gives a new object of a kind whatever the request says (read-only in its
+/// schema, so no client sends them): a new group is an OKTA_GROUP, a new brand or realm is not
+/// the default one, a new zone or user type is not Okta's own, a new user signs in with Okta,
+/// an owner added through the API is a directory owner, a new event hook is unverified and
+/// POSTs, a scope grant made through the API is an admin's. Keys are dotted paths.
+fn set_on_create(kind: &str) -> Vec<(String, Value)> {
+    let members: &[(&str, Value)] = match kind {
+        "group" => &[
+            ("type", json!("OKTA_GROUP")),
+            ("objectClass", json!(["okta:user_group"])),
+        ],
+        "brand" | "realm" => &[("isDefault", json!(false))],
+        "network_zone" => &[("system", json!(false))],
+        "user_type" => &[("default", json!(false))],
+        "user" => &[(
+            "credentials.provider",
+            json!({"name": "OKTA", "type": "OKTA"}),
+        )],
+        "group_owner" => &[("originType", json!("OKTA_DIRECTORY"))],
+        "event_hook" => &[
+            ("verificationStatus", json!("UNVERIFIED")),
+            ("channel.config.method", json!("POST")),
+        ],
+        "app_okta_scope_grant" => &[("source", json!("ADMIN"))],
+        _ => &[],
+    };
+    members
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }

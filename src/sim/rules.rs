@@ -154,7 +154,8 @@ pub fn check_deactivate(
 
 /// Renumbers the priorities of `changed`'s siblings (same kind, parent and `type`) as Okta
 /// does: `changed` takes the priority it asked for (clamped), the others keep their order,
-/// priorities run 1..n, and Okta's own (system) objects stay last.
+/// priorities run 1..n, and Okta's own (system) objects stay last (keeping a number already
+/// past every customer object's, such as a catch-all rule's 99).
 pub fn renumber(kind: &Kind, org: &mut Org, parent: Option<&ObjectRef>, changed: &str) {
     if !kind.constraints.priority {
         return;
@@ -188,7 +189,17 @@ pub fn renumber(kind: &Kind, org: &mut Org, parent: Option<&ObjectRef>, changed:
         (wanted.saturating_sub(1) as usize).min(customer)
     };
     siblings.insert(position, (me, me_body));
+    let customers = siblings
+        .iter()
+        .filter(|(_, body)| !kind.is_system(body))
+        .count() as u64;
     for (index, (sibling, body)) in siblings.into_iter().enumerate() {
+        // Okta's own rule that is already after every customer one keeps its number (a
+        // catch-all rule stays at 99, as Okta's examples show it).
+        if kind.is_system(&body) && priority_of(&body) != u64::MAX && priority_of(&body) > customers
+        {
+            continue;
+        }
         if let Value::Object(mut map) = body
             && let Some(object) = org.stored_mut(&sibling)
         {

@@ -15,6 +15,7 @@ mod history_cli;
 mod okta_client;
 mod plan_cli;
 mod report_cli;
+mod restore_roundtrip;
 mod server_access;
 mod server_browser;
 mod server_flow;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::support::cli::{Env, Run, backup, basic, init};
 use crate::support::sim::{Sim, status_and_body};
 
-fn block<F: std::future::Future>(future: F) -> F::Output {
+pub(crate) fn block<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -22,7 +22,7 @@ fn block<F: std::future::Future>(future: F) -> F::Output {
 
 /// `butterfly <sub> <args> -C dir [-- PATH...]` with the simulator's credentials, no terminal,
 /// and `CI` removed unless `ci`.
-fn run(sub: &str, dir: &Path, args: &[&str], env: &Env, ci: bool) -> Run {
+pub(crate) fn run(sub: &str, dir: &Path, args: &[&str], env: &Env, ci: bool) -> Run {
     let split = args.iter().position(|a| *a == "--").unwrap_or(args.len());
     let mut command = Command::new(env!("CARGO_BIN_EXE_butterfly"));
     command

@@ -244,3 +244,27 @@ async fn a_secret_written_is_returned_in_plaintext_and_stored_canonically() {
         "wiki-secret"
     );
 }
+
+#[tokio::test]
+async fn a_catch_all_rule_keeps_its_priority_99_when_rules_are_renumbered() {
+    // Okta's examples show an access policy's system catch-all rule at 99, after any number
+    // of customer rules; a new rule renumbers the customer rules only.
+    let sim = Sim::start("small", &[]);
+    let rules = "/api/v1/policies/00p1smapeng000000000/rules";
+    let rule = json!({"type": "ACCESS_POLICY", "name": "First", "priority": 1, "actions": {"appSignOn": {"access": "ALLOW"}}});
+    let (status, body) = status_and_body(sim.post_json(rules, &rule).await).await;
+    assert_eq!(status, 200, "{body}");
+    let listed = sim.get_json(rules).await;
+    let priority = |name: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {listed}"))["priority"]
+            .clone()
+    };
+    assert_eq!(priority("First"), 1);
+    assert_eq!(priority("Engineers via Google"), 2);
+    assert_eq!(priority("Catch-all Rule"), 99);
+}
