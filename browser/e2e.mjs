@@ -104,7 +104,14 @@ try {
   const snapshotFile = page.url();
   await check(page, "resource");
 
-  for (const [path, label] of [["/audit", "audit trail"], ["/members", "members"], ["/settings", "settings"]]) {
+  const connectionPath = new URL(connectionUrl).pathname;
+  for (const [path, label] of [
+    [`${connectionPath}/edit`, "edit connection"],
+    [`${connectionPath}/delete`, "delete connection (confirmation)"],
+    ["/audit", "audit trail"],
+    ["/members", "members"],
+    ["/settings", "settings"],
+  ]) {
     step = `the admin opens ${label}`;
     await page.goto(`${args.server}${path}`);
     await check(page, label);
