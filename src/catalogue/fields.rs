@@ -238,6 +238,20 @@ fn has_field(fields: &BTreeMap<String, FieldInfo>, path: &FieldPath) -> bool {
         if fields.contains_key(&key) {
             return true;
         }
+        // Under a free-form object: a prefix the spec types `object` without declaring any
+        // member (an SMS template's `translations`), which takes any member.
+        if cut > 0 {
+            let prefix = FieldPath::from_segments(segments[..cut].to_vec()).to_string();
+            let free_form = fields.get(&prefix).is_some_and(|f| f.ty == "object")
+                && !fields
+                    .range(prefix.clone()..)
+                    .skip(1)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .any(|(k, _)| k[prefix.len()..].starts_with(['.', '[']));
+            if free_form {
+                return true;
+            }
+        }
     }
     false
 }
@@ -245,6 +259,34 @@ fn has_field(fields: &BTreeMap<String, FieldInfo>, path: &FieldPath) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_object_without_declared_members_takes_any_member() {
+        let mut fields = BTreeMap::new();
+        for (path, ty) in [
+            ("translations", "object"),
+            ("template", "string"),
+            ("settings", "object"),
+            ("settings.app", "object"),
+            ("settings.app.url", "string"),
+        ] {
+            fields.insert(
+                path.to_string(),
+                FieldInfo {
+                    ty: ty.into(),
+                    ..FieldInfo::default()
+                },
+            );
+        }
+        let path = |text: &str| FieldPath::parse(text).expect("a path");
+        assert!(has_field(&fields, &path("translations.fr")));
+        assert!(has_field(&fields, &path("translations.es")));
+        // An object with declared members stays closed; a string has no members.
+        assert!(has_field(&fields, &path("settings.app.url")));
+        assert!(!has_field(&fields, &path("settings.app.other")));
+        assert!(!has_field(&fields, &path("settings.nope")));
+        assert!(!has_field(&fields, &path("template.x")));
+    }
 
     #[test]
     fn a_concrete_path_finds_the_field_of_its_open_object() {

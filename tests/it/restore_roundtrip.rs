@@ -733,10 +733,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "plan/sim: re-added resources get new ids (not in the map) and the answer lacks `orn`",
     ),
     (
-        "sms_template",
-        "spec: `translations` is `type: object` without members in Okta's spec, so the request-schema filter (plan and simulator) drops every translation; the fix is to treat a member-less object as open in catalogue::fields::has_field",
-    ),
-    (
         "user_schema",
         "ids map: as user_type, the schema's new id (and so its `created`) is not in the map",
     ),
