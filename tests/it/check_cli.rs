@@ -965,3 +965,37 @@ fn waivers_waive_until_they_expire_and_unknown_rules_are_refused() {
         bad.text()
     );
 }
+
+/// A backup of `small-hardened` (not its fixture folder) passes every rule: what the rules read
+/// is what a backup keeps, USER_LIFECYCLE policies included.
+#[test]
+fn a_backup_of_small_hardened_passes_every_rule() {
+    let sim = Sim::start_unlimited("small-hardened");
+    let (_tmp, dir) = init(&sim);
+    let first = backup(&dir, &[], &basic(&sim));
+    assert_eq!(first.code, 0, "{}", first.text());
+    // The fixture's dated facts (activity, secret ages) are set relative to 2026-06-01.
+    let run = butterfly(
+        &dir,
+        &[
+            "check",
+            "--profile",
+            "stig",
+            "--as-of",
+            "2026-06-01T00:00:00Z",
+            "--format",
+            "json",
+        ],
+        &Env::new(),
+    );
+    let report = run.json();
+    let failing: Vec<String> = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !matches!(r["status"].as_str(), Some("pass" | "not_applicable")))
+        .map(|r| format!("{} {}", r["id"], r["status"]))
+        .collect();
+    assert!(failing.is_empty(), "{failing:?}\n{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.text());
+}
