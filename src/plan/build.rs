@@ -1023,6 +1023,32 @@ impl Builder<'_> {
                 None => {
                     let mut body = writable(kind, value);
                     unsent = requestable(self.catalogue, kind, &mut body);
+                    // A fingerprint is never sent as a secret (an OIDC client secret): supplied
+                    // with --secrets, else listed, and Okta makes a new one.
+                    let stripped = strip_secrets(&mut body);
+                    if !stripped.is_empty() {
+                        let index = desired
+                            .as_array()
+                            .and_then(|all| {
+                                all.iter().position(|m| {
+                                    member.get(m).and_then(crate::diff::text).as_deref()
+                                        == Some(id.as_str())
+                                })
+                            })
+                            .unwrap_or(0);
+                        let in_file: Vec<String> =
+                            stripped.iter().map(|p| format!("/{index}{p}")).collect();
+                        let mut supplied = Value::Array(vec![Value::Null; index + 1]);
+                        supplied[index] = body.clone();
+                        let missing = self.supply(path, &mut supplied, in_file);
+                        body = supplied[index].take();
+                        for pointer in missing {
+                            let what = format!(
+                                "the secret at `{pointer}` is kept only as a fingerprint: supply it with --secrets, else Okta makes a new one that every client must receive"
+                            );
+                            self.manual_field(kind, path, &name, Some(pointer), what);
+                        }
+                    }
                     body
                 }
             };

@@ -1004,6 +1004,15 @@ impl Context<'_> {
                     target = next;
                 }
             }
+            // An authorization server's issuer is Okta's to make: the org's (or custom domain's)
+            // URL and the new server's id, whatever the request carried.
+            if self.kind.name == "authorization_server"
+                && let Some(Value::String(issuer)) = map.get("issuer")
+                && let Some((base, _)) = issuer.rsplit_once("/oauth2/")
+            {
+                let issuer = format!("{base}/oauth2/{id}");
+                map.insert("issuer".into(), json!(issuer));
+            }
             // A scope grant names the app it was granted to.
             if self.kind.name == "app_okta_scope_grant"
                 && let Some((_, app)) = &parent
