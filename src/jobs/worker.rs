@@ -176,8 +176,40 @@ async fn run_job(
     )
     .await;
 
-    let (outcome_line, commit, summary, error, requests) = match &result {
+    // What the job ends with: the snapshot and its counts, or the error.
+    let ended: Result<(String, String), String> = match &result {
         Ok((report, commit)) => {
+            if !report.incomplete.is_empty() {
+                let _ = lines.send((
+                    "warn",
+                    format!(
+                        "incomplete: {} (their previous files were kept)",
+                        report.incomplete.join(", ")
+                    ),
+                ));
+            }
+            let _ = lines.send((
+                "info",
+                match &report.commit {
+                    Some(c) => format!(
+                        "snapshot {} committed: {} added, {} changed, {} removed",
+                        short(c),
+                        report.added,
+                        report.changed,
+                        report.removed
+                    ),
+                    None => format!("no change since snapshot {}", short(commit)),
+                },
+            ));
+            match retention(installation, job).await {
+                Ok(Some(line)) => {
+                    let _ = lines.send(("info", line));
+                }
+                Ok(None) => {}
+                Err(problem) => {
+                    let _ = lines.send(("warn", format!("retention: {problem}")));
+                }
+            }
             let summary = serde_json::json!({
                 "added": report.added,
                 "changed": report.changed,
@@ -186,75 +218,32 @@ async fn run_job(
                 "unavailable": report.unavailable,
                 "seconds": report.seconds,
                 "committed": report.commit.is_some(),
-            })
-            .to_string();
-            let line = match &report.commit {
-                Some(c) => format!(
-                    "snapshot {} committed: {} added, {} changed, {} removed",
-                    short(c),
-                    report.added,
-                    report.changed,
-                    report.removed
-                ),
-                None => format!("no change since snapshot {}", short(commit)),
-            };
-            (
-                line,
-                Some(commit.clone()),
-                Some(summary),
-                None,
-                report.requests.requests,
-            )
+            });
+            Ok((commit.clone(), summary.to_string()))
         }
-        Err((message, requests)) => (
-            format!("backup failed: {message}"),
-            None,
-            None,
-            Some(message.clone()),
-            *requests,
-        ),
+        Err((message, _)) => {
+            let _ = lines.send(("error", format!("backup failed: {message}")));
+            Err(message.clone())
+        }
     };
-    if let Ok((report, _)) = &result
-        && !report.incomplete.is_empty()
-    {
-        let _ = lines.send((
-            "warn",
-            format!(
-                "incomplete: {} (their previous files were kept)",
-                report.incomplete.join(", ")
-            ),
-        ));
-    }
-    let _ = lines.send((if error.is_some() { "error" } else { "info" }, outcome_line));
-    if error.is_none() {
-        match retention(installation, job).await {
-            Ok(Some(line)) => {
-                let _ = lines.send(("info", line));
-            }
-            Ok(None) => {}
-            Err(problem) => {
-                let _ = lines.send(("warn", format!("retention: {problem}")));
-            }
-        }
-    }
     heartbeat.abort();
     drop(lines);
     let _ = writer.await;
 
-    let requests = i64::try_from(requests).unwrap_or(i64::MAX);
-    let outcome = match (&commit, &summary, &error) {
-        (Some(commit), Some(summary), _) => JobOutcome::Succeeded {
+    let requests = match &result {
+        Ok((report, _)) => report.requests.requests,
+        Err((_, requests)) => *requests,
+    };
+    let okta_requests = i64::try_from(requests).unwrap_or(i64::MAX);
+    let outcome = match &ended {
+        Ok((commit, summary)) => JobOutcome::Succeeded {
             commit,
             summary,
-            okta_requests: requests,
+            okta_requests,
         },
-        (_, _, Some(error)) => JobOutcome::Failed {
+        Err(error) => JobOutcome::Failed {
             error,
-            okta_requests: requests,
-        },
-        _ => JobOutcome::Failed {
-            error: "the backup ended without a result",
-            okta_requests: requests,
+            okta_requests,
         },
     };
     let finished = store

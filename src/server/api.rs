@@ -29,7 +29,7 @@ fn api<T>(result: Result<T, impl Into<ServerError>>) -> Result<T, ServerError> {
 
 pub async fn healthz(State(state): State<AppState>) -> Response {
     // Healthy = the database answers.
-    match state.installation.store.job_metrics().await {
+    match state.installation.store.ping().await {
         Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: the database does not answer");
@@ -90,14 +90,8 @@ pub async fn connections(
     State(state): State<AppState>,
     member: Member,
 ) -> Result<Json<Value>, ServerError> {
-    let store = &state.installation.store;
-    let mut views = Vec::new();
-    for connection in api(store.connections(member.user.team).await)? {
-        let last = api(store
-            .jobs_of_connection(member.user.team, connection.id, 1)
-            .await)?;
-        views.push(ConnectionView::of(&connection, last.first()));
-    }
+    let views =
+        api(super::views::connection_list(&state.installation.store, member.user.team).await)?;
     Ok(Json(json!({ "connections": views })))
 }
 
@@ -189,16 +183,8 @@ pub async fn delete_connection(
     Path(id): Path<i64>,
     Query(query): Query<DeleteQuery>,
 ) -> Result<Json<Value>, ServerError> {
-    let keep = match query.repository.as_deref().unwrap_or("keep") {
-        "keep" => true,
-        "remove" => false,
-        other => {
-            return Err(ServerError::bad_request(format!(
-                "repository: `{other}` is not keep or remove"
-            ))
-            .with_json(true));
-        }
-    };
+    let keep = super::views::keep_repository(query.repository.as_deref().unwrap_or("keep"))
+        .map_err(|e| e.with_json(true))?;
     let kept = api(state
         .installation
         .delete_connection(&member.actor(), ConnectionId(id), keep)

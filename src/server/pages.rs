@@ -413,14 +413,7 @@ pub async fn connections(
     member: Member,
     Query(query): Query<NoticeQuery>,
 ) -> Result<Html<String>, ServerError> {
-    let store = &state.installation.store;
-    let mut views = Vec::new();
-    for connection in store.connections(member.user.team).await? {
-        let last = store
-            .jobs_of_connection(member.user.team, connection.id, 1)
-            .await?;
-        views.push(ConnectionView::of(&connection, last.first()));
-    }
+    let views = super::views::connection_list(&state.installation.store, member.user.team).await?;
     render(
         &state,
         "connections.html",
@@ -648,15 +641,7 @@ pub async fn delete_connection(
     Path(id): Path<i64>,
     Form(form): Form<DeleteForm>,
 ) -> Result<Response, ServerError> {
-    let keep = match form.repository.as_str() {
-        "keep" => true,
-        "remove" => false,
-        other => {
-            return Err(ServerError::bad_request(format!(
-                "repository: `{other}` is not keep or remove"
-            )));
-        }
-    };
+    let keep = super::views::keep_repository(&form.repository)?;
     state
         .installation
         .delete_connection(&member.actor(), ConnectionId(id), keep)
@@ -856,15 +841,7 @@ pub async fn add_member(
     member: Member,
     Form(form): Form<MemberForm>,
 ) -> Result<Response, ServerError> {
-    let role: Role = match form.role.parse() {
-        Ok(role) => role,
-        Err(e) => {
-            return Err(ServerError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("role: {e}"),
-            ));
-        }
-    };
+    let role = super::views::role_field(&form.role)?;
     match accounts::add_member(
         &state.installation.store,
         &member.actor(),
@@ -900,10 +877,7 @@ pub async fn set_role(
     Path(id): Path<i64>,
     Form(form): Form<RoleForm>,
 ) -> Result<Response, ServerError> {
-    let role: Role = form
-        .role
-        .parse()
-        .map_err(|e| ServerError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("role: {e}")))?;
+    let role = super::views::role_field(&form.role)?;
     accounts::set_role(&state.installation.store, &member.actor(), UserId(id), role)
         .await
         .map_err(member_error)?;

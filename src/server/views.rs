@@ -63,6 +63,42 @@ pub struct ConnectionView {
     pub last: Option<JobView>,
 }
 
+/// The team's connections, each with its newest backup.
+pub async fn connection_list(
+    store: &crate::store::Store,
+    team: crate::store::accounts::TeamId,
+) -> Result<Vec<ConnectionView>, crate::store::StoreError> {
+    let last = store.last_jobs(team).await?;
+    Ok(store
+        .connections(team)
+        .await?
+        .iter()
+        .map(|c| ConnectionView::of(c, last.get(&c.id)))
+        .collect())
+}
+
+/// A form's or query's `repository` choice when deleting a connection: keep it (moved aside)
+/// or remove it.
+pub fn keep_repository(text: &str) -> Result<bool, super::error::ServerError> {
+    match text {
+        "keep" => Ok(true),
+        "remove" => Ok(false),
+        other => Err(super::error::ServerError::bad_request(format!(
+            "repository: `{other}` is not keep or remove"
+        ))),
+    }
+}
+
+/// A form's `role` field.
+pub fn role_field(text: &str) -> Result<crate::server::role::Role, super::error::ServerError> {
+    text.parse().map_err(|e| {
+        super::error::ServerError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("role: {e}"),
+        )
+    })
+}
+
 impl ConnectionView {
     pub fn of(connection: &OrgConnection, last: Option<&Job>) -> ConnectionView {
         ConnectionView {

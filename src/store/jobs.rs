@@ -247,24 +247,17 @@ impl Store {
         now: i64,
         lease_secs: i64,
     ) -> Result<Option<Job>, StoreError> {
-        let claimed: Result<Option<Row>, sqlx::Error> = match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_as(claim_sql!(""))
-                    .bind(worker)
-                    .bind(now)
-                    .bind(now + lease_secs)
-                    .fetch_optional(p)
-                    .await
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_as(claim_sql!(" FOR UPDATE SKIP LOCKED"))
-                    .bind(worker)
-                    .bind(now)
-                    .bind(now + lease_secs)
-                    .fetch_optional(p)
-                    .await
-            }
+        let sql = match &self.pool {
+            Pool::Sqlite(_) => claim_sql!(""),
+            Pool::Postgres(_) => claim_sql!(" FOR UPDATE SKIP LOCKED"),
         };
+        let claimed: Result<Option<Row>, sqlx::Error> =
+            on_pool!(&self.pool, |p| sqlx::query_as(sql)
+                .bind(worker)
+                .bind(now)
+                .bind(now + lease_secs)
+                .fetch_optional(p)
+                .await);
         match claimed {
             Ok(row) => row.map(from_row).transpose(),
             // Another worker started a job of the same connection at the same moment: that one
@@ -353,6 +346,28 @@ impl Store {
             .await)
         .map_err(self.query_error(format!("read job {}", id.0)))?;
         row.map(from_row).transpose()
+    }
+
+    /// The newest job of each of the team's connections that has one (one query, for the
+    /// connections list).
+    pub async fn last_jobs(
+        &self,
+        team: TeamId,
+    ) -> Result<std::collections::HashMap<ConnectionId, Job>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            job_columns!(),
+            " FROM jobs WHERE id IN (SELECT MAX(id) FROM jobs WHERE team_id = $1 \
+             GROUP BY connection_id)"
+        );
+        let rows: Vec<Row> = on_pool!(&self.pool, |p| sqlx::query_as(sql)
+            .bind(team.0)
+            .fetch_all(p)
+            .await)
+        .map_err(self.query_error(format!("read the last backups of team {}", team.0)))?;
+        rows.into_iter()
+            .map(|row| from_row(row).map(|job| (job.connection, job)))
+            .collect()
     }
 
     /// The newest `limit` jobs of the team's connection, newest first.

@@ -269,6 +269,15 @@ impl Store {
         &self.backend
     }
 
+    /// Whether the database answers (for `/healthz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(&self.pool, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|_| ()))
+        .map_err(self.query_error("answer a ping"))
+    }
+
     /// Closes the connections (waiting for queries in flight).
     pub async fn close(&self) {
         on_pool!(&self.pool, |p| p.close().await)

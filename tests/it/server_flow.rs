@@ -506,6 +506,18 @@ async fn a_connection_is_tested_and_backed_up_with_its_log_and_plan_limits() {
         let again: Value = serde_json::from_str(&again).unwrap();
         if again["new"] == false {
             assert_eq!(again["job"]["id"].as_i64(), Some(job_id), "{on}");
+        } else {
+            // Only once the first has ended may a second be queued.
+            let first = store
+                .job(ana.user.team, butterfly::store::jobs::JobId(job_id))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(
+                first.status.is_finished(),
+                "{on}: a second backup queued beside {first:?}"
+            );
+            wait_for_job(&server, &bob, again["job"]["id"].as_i64().unwrap()).await;
         }
         let job = wait_for_job(&server, &bob, job_id).await;
         assert_eq!(job["status"], "succeeded", "{on}: {job}");
